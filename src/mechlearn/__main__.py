@@ -1,0 +1,5 @@
+import sys
+
+from mechlearn.cli import main
+
+sys.exit(main())

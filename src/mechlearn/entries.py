@@ -1,0 +1,123 @@
+"""Daily entries: `daily_logs/day-NNN-<slug>/index.ipynb`, front matter in the first raw cell (Quarto's convention)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import nbformat
+import yaml
+
+from mechlearn.project import TOPICS, TOTAL_DAYS, MechlearnError
+
+ENTRY_DIR = re.compile(r"^day-(?P<day>\d{3})-(?P<slug>[a-z0-9]+(?:-[a-z0-9]+)*)$")
+REQUIRED = ("title", "date", "day", "categories", "description")
+
+
+@dataclass
+class Entry:
+    path: Path  # .../daily_logs/day-NNN-slug/index.ipynb
+    day: int
+    slug: str
+    front: dict = field(default_factory=dict)
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def topic(self) -> str | None:
+        cats = self.front.get("categories")
+        return cats[0] if isinstance(cats, list) and cats else None
+
+    @property
+    def date(self) -> dt.date | None:
+        value = self.front.get("date")
+        return value if isinstance(value, dt.date) else None
+
+
+def read_notebook(path: Path) -> nbformat.NotebookNode:
+    """Read a notebook, turning any parse failure into an error that names the file."""
+    try:
+        return nbformat.read(path, as_version=4)
+    except Exception as e:  # nbformat raises several kinds (JSON, validation, missing keys)
+        raise MechlearnError(f"{path}: not a readable notebook ({type(e).__name__}: {e})") from None
+
+
+def parse_front_matter(nb: nbformat.NotebookNode) -> tuple[dict, list[str]]:
+    """The YAML in the first cell, a raw cell fenced by `---` lines; returns (front, problems with its form)."""
+    if not nb.cells or nb.cells[0].cell_type != "raw":
+        return {}, ["cell 0: front matter missing (the first cell must be a raw cell with YAML between --- lines)"]
+    lines = nb.cells[0].source.strip().splitlines()
+    if len(lines) < 2 or lines[0].strip() != "---" or lines[-1].strip() != "---":
+        return {}, ["cell 0: front matter must start and end with a '---' line"]
+    try:
+        front = yaml.safe_load("\n".join(lines[1:-1])) or {}
+    except yaml.YAMLError as e:
+        return {}, [f"cell 0: front matter is not valid YAML ({e.__class__.__name__})"]
+    if not isinstance(front, dict):
+        return {}, ["cell 0: front matter must be a YAML mapping"]
+    return front, []
+
+
+def validate_front_matter(front: dict, day: int | None = None) -> list[str]:
+    problems = [f"front matter: missing '{key}'" for key in REQUIRED if key not in front]
+    if "title" in front and not (isinstance(front["title"], str) and front["title"].strip()):
+        problems.append("front matter: 'title' must be a non-empty string")
+    if "description" in front and not (isinstance(front["description"], str) and front["description"].strip()):
+        problems.append("front matter: 'description' must be a non-empty string")
+    if "date" in front and not isinstance(front["date"], dt.date):
+        problems.append(f"front matter: 'date' must be a date written YYYY-MM-DD, got {front['date']!r}")
+    if "day" in front:
+        d = front["day"]
+        if not (isinstance(d, int) and not isinstance(d, bool) and 1 <= d <= TOTAL_DAYS):
+            problems.append(f"front matter: 'day' must be an integer from 1 to {TOTAL_DAYS}, got {d!r}")
+        elif day is not None and d != day:
+            problems.append(f"front matter: 'day' is {d} but the folder says day {day}")
+    if "categories" in front:
+        cats = front["categories"]
+        if not (isinstance(cats, list) and cats and all(isinstance(c, str) and c for c in cats)):
+            problems.append("front matter: 'categories' must be a non-empty list of strings (topic first)")
+        elif cats[0] not in TOPICS:
+            problems.append(f"front matter: first category must be a topic ({', '.join(TOPICS)}), got {cats[0]!r}")
+    return problems
+
+
+def load_entry(path: Path) -> Entry:
+    path = Path(path)
+    if path.is_dir():
+        path = path / "index.ipynb"
+    m = ENTRY_DIR.match(path.parent.name)
+    if path.name != "index.ipynb" or not m:
+        raise MechlearnError(f"{path}: not a daily entry (expected daily_logs/day-NNN-<slug>/index.ipynb)")
+    if not path.is_file():
+        raise MechlearnError(f"{path}: no such entry")
+    entry = Entry(path=path, day=int(m["day"]), slug=m["slug"])
+    front, problems = parse_front_matter(read_notebook(path))
+    entry.front = front
+    entry.problems = problems or validate_front_matter(front, entry.day)
+    return entry
+
+
+def entry_dirs(root: Path) -> list[Path]:
+    """Every `day-NNN-*` folder under daily_logs/, sorted by day (folders with other names are not entries)."""
+    logs = root / "daily_logs"
+    found = [p for p in logs.iterdir() if p.is_dir() and ENTRY_DIR.match(p.name)] if logs.is_dir() else []
+    return sorted(found, key=lambda p: (int(p.name[4:7]), p.name))
+
+
+def all_entries(root: Path) -> list[Entry]:
+    entries = []
+    for folder in entry_dirs(root):
+        try:
+            entries.append(load_entry(folder))
+        except MechlearnError as e:
+            m = ENTRY_DIR.match(folder.name)
+            entries.append(Entry(path=folder / "index.ipynb", day=int(m["day"]), slug=m["slug"], problems=[str(e)]))
+    return entries
+
+
+def resolve_entries(root: Path, paths: list[str] | None) -> list[Entry]:
+    """The entries named on the command line (folders or notebooks), or all of them."""
+    if not paths:
+        return all_entries(root)
+    return [load_entry(Path(p).resolve()) for p in paths]

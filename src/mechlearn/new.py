@@ -1,0 +1,142 @@
+"""`mechlearn new`: append the next day from the Derive → Implement → Verify → Experiment → Explain template."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from pathlib import Path
+
+import nbformat
+from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_raw_cell
+
+from mechlearn.entries import entry_dirs
+from mechlearn.project import TOPICS, TOTAL_DAYS, MechlearnError
+
+# topic -> the subpackage a day of that topic imports (notes-only topics import nothing of ours)
+TOPIC_MODULES = {
+    "backprop": "mechlearn.backprop",
+    "transformers": "mechlearn.transformers",
+    "rl": "mechlearn.rl",
+    "interp": "mechlearn.interp",
+    "alignment": None,
+}
+TODO = "TODO(template)"
+
+
+def slugify(title: str, max_len: int = 48) -> str:
+    slug = re.sub(r"[^a-z0-9]+", "-", title.lower()).strip("-")
+    slug = slug[:max_len].rstrip("-")
+    if not slug:
+        raise MechlearnError(f"title {title!r} has no letters or digits to name the day's folder")
+    return slug
+
+
+def parse_date(text: str | None) -> dt.date:
+    if text is None:
+        return dt.date.today()
+    if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
+        raise MechlearnError(f"--date {text!r} is not a date written YYYY-MM-DD")
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError as e:
+        raise MechlearnError(f"--date {text!r} is not a real date ({e})") from None
+
+
+def parse_techniques(text: str | None) -> list[str]:
+    if not text:
+        return []
+    names = [t.strip() for t in text.split(",")]
+    bad = [t for t in names if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9 _.+-]*", t)]
+    if bad:
+        raise MechlearnError(f"--techniques: {bad[0]!r} is not a technique name (letters, digits, - _ . +)")
+    return list(dict.fromkeys(t.lower() for t in names))
+
+
+def _yaml_str(text: str) -> str:
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def day_notebook(title: str, day: int, topic: str, techniques: list[str], date: dt.date) -> nbformat.NotebookNode:
+    categories = ", ".join([topic, *techniques])
+    front = "\n".join(
+        [
+            "---",
+            f"title: {_yaml_str(title)}",
+            f"date: {date.isoformat()}",
+            f"day: {day}",
+            f"categories: [{categories}]",
+            f'description: "{TODO}: one sentence on what this day shows."',
+            "---",
+        ]
+    )
+    module = TOPIC_MODULES[topic]
+    if module:
+        implement = (
+            f"# The implementation lives in {module} ({TOPICS[topic]}/): import it, never copy it here.\n"
+            f"import {module} as impl"
+        )
+    else:
+        implement = f"# {TOPICS[topic]}/ holds notes only; nothing to import yet.\nimpl = None"
+    cells = [
+        new_raw_cell(front),
+        new_markdown_cell(f"*Day {day} of 100 · {TOPICS[topic]}*\n\n{TODO}: what question this day answers."),
+        new_markdown_cell(
+            f"## Derive\n\n{TODO}: the derivation, by hand, in LaTeX, e.g. $\\frac{{\\partial L}}{{\\partial x}}$."
+        ),
+        new_code_cell("import matplotlib.pyplot as plt\nimport numpy as np\n\nrng = np.random.default_rng(0)"),
+        new_markdown_cell(f"## Implement\n\n{TODO}: which function implements the derivation, and how."),
+        new_code_cell(implement),
+        new_markdown_cell(
+            "## Verify\n\n"
+            f"{TODO}: compare against an independent reference (finite differences in float64, torch.autograd, "
+            "torch.optim, TransformerLens, an analytic answer) with the tolerance written down. "
+            "The same check belongs in `tests/`."
+        ),
+        new_code_cell(f"# {TODO}: replace with a real comparison and its tolerance.\nx = rng.normal(size=3)\nx"),
+        new_markdown_cell(f"## Experiment\n\n{TODO}: a small seeded experiment, and what to look for in it."),
+        new_code_cell(
+            f"# {TODO}: the experiment. Save figures beside this notebook so blog posts can reuse them.\n"
+            "fig, ax = plt.subplots(figsize=(5, 3))\n"
+            "ax.plot(np.cumsum(rng.normal(size=100)))\n"
+            f"ax.set_title({title!r})\n"
+            'fig.savefig("figure.png", dpi=120, bbox_inches="tight")'
+        ),
+        new_markdown_cell(f"## Explain\n\n{TODO}: what the result means, what surprised you, what is still open."),
+    ]
+    nb = new_notebook(cells=cells)
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"}
+    nb.metadata["language_info"] = {"name": "python"}
+    return nb
+
+
+def new_day(
+    root: Path,
+    title: str,
+    topic: str,
+    techniques: str | None = None,
+    date: str | None = None,
+    day: int | None = None,
+) -> Path:
+    """Create `daily_logs/day-NNN-<slug>/index.ipynb` and return its path; never overwrites anything."""
+    if not title.strip():
+        raise MechlearnError("the title is empty")
+    if topic not in TOPICS:
+        raise MechlearnError(f"unknown topic {topic!r}; choose one of: {', '.join(TOPICS)}")
+    when = parse_date(date)
+    tags = parse_techniques(techniques)
+    existing = {int(p.name[4:7]): p for p in entry_dirs(root)}
+    if day is None:
+        day = max(existing, default=0) + 1
+    if not 1 <= day <= TOTAL_DAYS:
+        raise MechlearnError(f"day {day} is outside the log's {TOTAL_DAYS} days")
+    if day in existing:
+        raise MechlearnError(f"day {day} already exists: {existing[day].relative_to(root)}; nothing was written")
+    folder = root / "daily_logs" / f"day-{day:03d}-{slugify(title)}"
+    try:
+        folder.mkdir(parents=True, exist_ok=False)
+    except FileExistsError:
+        raise MechlearnError(f"{folder.relative_to(root)} already exists; nothing was written") from None
+    path = folder / "index.ipynb"
+    with open(path, "x", encoding="utf-8") as f:  # "x": fail rather than overwrite
+        nbformat.write(day_notebook(title.strip(), day, topic, tags, when), f)
+    return path

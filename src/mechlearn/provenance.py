@@ -1,0 +1,127 @@
+"""What an entry's stored results depend on, as hashes: every `mechlearn` module it imports and its own code.
+
+Quarto's `freeze` re-runs a page only when the page itself changes; it never notices that a module the page
+imports has changed. `mechlearn run` records these hashes in the notebook's metadata when it executes an entry,
+and `mechlearn check` recomputes them: any difference means the stored outputs are stale.
+"""
+
+from __future__ import annotations
+
+import ast
+import hashlib
+import importlib.util
+from pathlib import Path
+
+import nbformat
+
+PACKAGE = "mechlearn"
+METADATA_KEY = "mechlearn"
+
+
+def _digest(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()[:16]
+
+
+def _strip_magics(source: str) -> str:
+    """IPython lines (`%matplotlib`, `!pip`) are not Python; blank them so `ast` can read the cell."""
+    return "\n".join("" if line.lstrip().startswith(("%", "!")) else line for line in source.splitlines())
+
+
+def imported_modules(source: str, current: str | None = None, is_package: bool = False) -> set[str]:
+    """Names of `mechlearn` modules that `source` imports, resolving relative imports against `current`."""
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(_strip_magics(source))):
+        if isinstance(node, ast.Import):
+            found.update(a.name for a in node.names if a.name.split(".")[0] == PACKAGE)
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                if current is None:
+                    continue
+                parts = current.split(".")
+                base = parts if is_package else parts[:-1]
+                base = base[: len(base) - (node.level - 1)]
+                module = ".".join(base + ([node.module] if node.module else []))
+            else:
+                module = node.module or ""
+            if module.split(".")[0] != PACKAGE:
+                continue
+            found.add(module)
+            # `from mechlearn.backprop import engine` imports a submodule, not just a name
+            found.update(f"{module}.{a.name}" for a in node.names if _spec(f"{module}.{a.name}") is not None)
+    return found
+
+
+def _spec(name: str):
+    try:
+        return importlib.util.find_spec(name)
+    except (ImportError, ValueError):
+        return None
+
+
+def _with_parents(name: str) -> list[str]:
+    parts = name.split(".")
+    return [".".join(parts[: i + 1]) for i in range(len(parts))]
+
+
+def module_hashes(roots: set[str]) -> dict[str, str]:
+    """Hash of every module in `roots`, their parent packages, and everything they import within `mechlearn`.
+
+    A module that cannot be found maps to "missing", so a deleted module also shows up as a change.
+    """
+    hashes: dict[str, str] = {}
+    todo = sorted({p for name in roots for p in _with_parents(name)})
+    while todo:
+        name = todo.pop()
+        if name in hashes:
+            continue
+        spec = _spec(name)
+        if spec is None or not spec.origin or not Path(spec.origin).is_file():
+            hashes[name] = "missing"
+            continue
+        source = Path(spec.origin).read_bytes()
+        hashes[name] = _digest(source)
+        is_package = spec.submodule_search_locations is not None
+        try:
+            deps = imported_modules(source.decode(), current=name, is_package=is_package)
+        except SyntaxError:
+            deps = set()
+        todo.extend(p for dep in deps for p in _with_parents(dep) if p not in hashes)
+    return dict(sorted(hashes.items()))
+
+
+def code_cells(nb: nbformat.NotebookNode) -> list[str]:
+    return [c.source for c in nb.cells if c.cell_type == "code"]
+
+
+def provenance(nb: nbformat.NotebookNode) -> dict:
+    """What the stored outputs of `nb` were computed from: its code and the `mechlearn` modules it imports."""
+    roots: set[str] = set()
+    for i, source in enumerate(code_cells(nb)):
+        try:
+            roots |= imported_modules(source)
+        except SyntaxError as e:
+            raise SyntaxError(f"code cell {i}: {e.msg}") from None
+    return {
+        "code": _digest("\n# --- cell ---\n".join(code_cells(nb)).encode()),
+        "modules": module_hashes(roots),
+    }
+
+
+def stale_reasons(nb: nbformat.NotebookNode) -> list[str]:
+    """Why the stored outputs of `nb` no longer match its code and sources (empty when they match)."""
+    recorded = nb.metadata.get(METADATA_KEY, {}).get("provenance")
+    if not recorded:
+        return ["never executed by `mechlearn run` (no recorded provenance)"]
+    now = provenance(nb)
+    reasons = []
+    if recorded.get("code") != now["code"]:
+        reasons.append("its code cells changed since it was run")
+    old, new = recorded.get("modules", {}), now["modules"]
+    for name in sorted(set(old) | set(new)):
+        if name not in old:
+            reasons.append(f"now imports {name}")
+        elif name not in new:
+            reasons.append(f"no longer imports {name}")
+        elif old[name] != new[name]:
+            reasons.append(f"{name} changed")
+    return reasons
