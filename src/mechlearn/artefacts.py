@@ -1,0 +1,77 @@
+"""Small committed artefacts (checkpoints, metrics) that a day's long experiment makes once and later runs load.
+
+A day's notebook calls `cached(...)` around its expensive step. The first run computes and saves the artefact
+beside the notebook, with a sidecar `<name>.provenance.json` holding the hashes of the `mechlearn` modules that
+made it. Later runs (`mechlearn run`, the test suite) load it in seconds — unless one of those modules has changed
+since, in which case the artefact is stale and is recomputed, so a frozen result can never silently outlive the
+code that made it. `MECHLEARN_RETRAIN=1` forces recomputation.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import TypeVar
+
+from mechlearn.provenance import module_hashes
+
+T = TypeVar("T")
+
+
+def retrain_requested() -> bool:
+    return os.environ.get("MECHLEARN_RETRAIN", "") not in ("", "0")
+
+
+def _sidecar(path: Path) -> Path:
+    return path.with_name(path.name + ".provenance.json")
+
+
+def is_current(path: Path, depends_on: list[str]) -> bool:
+    """Whether the artefact at `path` exists and was made by the current versions of `depends_on`."""
+    path, side = Path(path), _sidecar(Path(path))
+    if not (path.is_file() and side.is_file()):
+        return False
+    return json.loads(side.read_text()).get("modules") == module_hashes(set(depends_on))
+
+
+def cached(
+    path: Path,
+    make: Callable[[], T],
+    save: Callable[[T, Path], None],
+    load: Callable[[Path], T],
+    depends_on: list[str],
+) -> T:
+    """Load the artefact at `path` if it is current, else `make()` it, `save` it and record its provenance."""
+    path = Path(path)
+    if not retrain_requested() and is_current(path, depends_on):
+        return load(path)
+    value = make()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    save(value, path)
+    record = {"modules": module_hashes(set(depends_on)), "depends_on": sorted(depends_on)}
+    _sidecar(path).write_text(json.dumps(record, indent=1, sort_keys=True) + "\n")
+    return value
+
+
+def _save_json(value, path: Path) -> None:
+    path.write_text(json.dumps(value, indent=1, sort_keys=True) + "\n")
+
+
+def cached_json(path: Path, make: Callable[[], T], depends_on: list[str]) -> T:
+    """`cached` for JSON-able results (metrics, curves as lists)."""
+    return cached(path, make, _save_json, lambda p: json.loads(p.read_text()), depends_on)
+
+
+def cached_tensors(path: Path, make: Callable[[], dict], depends_on: list[str]) -> dict:
+    """`cached` for a dict of torch tensors (a state dict), stored as safetensors."""
+    from safetensors.torch import load_file, save_file
+
+    return cached(
+        path,
+        make,
+        lambda value, p: save_file({k: v.detach().contiguous().cpu() for k, v in value.items()}, str(p)),
+        lambda p: load_file(str(p)),
+        depends_on,
+    )
