@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import ast
 import hashlib
-import importlib.util
+import importlib.machinery
+import sys
 from pathlib import Path
 
 import nbformat
@@ -51,11 +52,29 @@ def imported_modules(source: str, current: str | None = None, is_package: bool =
     return found
 
 
-def _spec(name: str):
-    try:
-        return importlib.util.find_spec(name)
-    except (ImportError, ValueError):
-        return None
+def _spec(name: str) -> importlib.machinery.ModuleSpec | None:
+    """Where module `name` lives, found as the import system would find it but without importing anything.
+
+    (`importlib.util.find_spec` imports parent packages, so checking an entry would import torch, and a broken
+    `__init__` would crash `mechlearn check` instead of showing up as a change.)
+    """
+    parent_path = None
+    if "." in name:
+        parent = _spec(name.rpartition(".")[0])
+        if parent is None or parent.submodule_search_locations is None:
+            return None
+        parent_path = list(parent.submodule_search_locations)
+    for finder in sys.meta_path:
+        find_spec = getattr(finder, "find_spec", None)
+        if find_spec is None:
+            continue
+        try:
+            spec = find_spec(name, parent_path)
+        except Exception:  # a finder that cannot answer for this name is not the one that owns it
+            continue
+        if spec is not None:
+            return spec
+    return None
 
 
 def _with_parents(name: str) -> list[str]:
