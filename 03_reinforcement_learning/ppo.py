@@ -266,22 +266,3 @@ def train_ppo(args: PPOArgs, progress: bool = False) -> tuple[Agent, dict]:
         )
     envs.close()
     return agent, log
-
-
-@torch.no_grad()
-def evaluate(agent: Agent, env_id: str, n_episodes: int = 100, seed: int = 10_000, greedy: bool = True) -> list[float]:
-    """Return of `n_episodes` episodes, one per env (seeds `seed`..`seed + n - 1`, unseen in training);
-    `greedy` takes the argmax action, as SB3's `deterministic=True` evaluation does."""
-    torch.set_num_threads(1)
-    envs = gym.vector.SyncVectorEnv([lambda: gym.make(env_id) for _ in range(n_episodes)])
-    obs = torch.tensor(envs.reset(seed=[seed + i for i in range(n_episodes)])[0], dtype=torch.float32)
-    returns, running = np.zeros(n_episodes), np.ones(n_episodes, dtype=bool)
-    while running.any():
-        logits = agent.actor(obs)
-        action = logits.argmax(-1) if greedy else Categorical(logits=logits).sample()
-        next_obs, reward, terminated, truncated, _ = envs.step(action.numpy())
-        returns += reward * running
-        running &= ~(terminated | truncated)
-        obs = torch.tensor(next_obs, dtype=torch.float32)
-    envs.close()
-    return returns.tolist()
