@@ -16,7 +16,8 @@ from torch import Tensor
 
 
 def discounted_returns(rewards: list[float], gamma: float) -> list[float]:
-    """$G_t = \\sum_{k \\ge 0} \\gamma^k r_{t+k}$ for one finished episode, by the backward recursion $G_t = r_t + \\gamma G_{t+1}$."""
+    """$G_t = \\sum_{k \\ge 0} \\gamma^k r_{t+k}$ for one finished episode, by the backward recursion
+    $G_t = r_t + \\gamma G_{t+1}$."""
     returns, G = [], 0.0
     for r in reversed(rewards):
         G = r + gamma * G

@@ -1,7 +1,8 @@
 """Vanilla policy gradients: REINFORCE with a learned baseline, and advantage actor-critic (A2C).
 
 Policy gradient theorem (Sutton et al. 2000; Williams 1992):
-$$\\nabla_\\theta J(\\theta) = \\mathbb E_{\\pi_\\theta}\\Bigl[\\sum_t \\nabla_\\theta \\log \\pi_\\theta(a_t \\mid s_t)\\,
+$$\\nabla_\\theta J(\\theta) = \\mathbb E_{\\pi_\\theta}\\Bigl[
+\\sum_t \\nabla_\\theta \\log \\pi_\\theta(a_t \\mid s_t)\\,
 \\bigl(G_t - b(s_t)\\bigr)\\Bigr]$$
 for any baseline $b$ that does not depend on the action. REINFORCE uses the Monte Carlo return $G_t$ and
 $b = V_\\phi$; A2C replaces $G_t - V_\\phi(s_t)$ by a bootstrapped advantage (GAE), updating after a few steps
@@ -16,11 +17,10 @@ from dataclasses import asdict, dataclass
 import gymnasium as gym
 import numpy as np
 import torch
-from torch import nn
-from tqdm.auto import tqdm
-
 from mechlearn.rl.advantages import compute_gae, discounted_returns
 from mechlearn.rl.ppo import Agent
+from torch import nn
+from tqdm.auto import tqdm
 
 
 @dataclass
@@ -172,7 +172,9 @@ def train_a2c(args: A2CArgs, progress: bool = False) -> tuple[Agent, dict]:
         loss.backward()
         nn.utils.clip_grad_norm_(agent.parameters(), args.max_grad_norm)
         optimizer.step()
-        log["iterations"].append({"global_step": global_step, "value_loss": v_loss.item(), "entropy": entropy.mean().item()})
+        log["iterations"].append(
+            {"global_step": global_step, "value_loss": v_loss.item(), "entropy": entropy.mean().item()}
+        )
     log["sps"] = global_step / (time.time() - start_time)
     envs.close()
     return agent, log
