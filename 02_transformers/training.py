@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass
+from pathlib import Path
 
 import torch
 from jaxtyping import Int
@@ -23,6 +24,8 @@ from mechlearn.transformers.config import Config
 from mechlearn.transformers.model import DemoTransformer
 from torch import Tensor
 from tqdm.auto import tqdm
+
+from mechlearn.artefacts import cached_json, cached_tensors
 
 
 def corpus_text() -> str:
@@ -137,4 +140,25 @@ def train(args: TrainArgs, progress: bool = True) -> tuple[DemoTransformer, dict
     history["unigram_val_loss"] = unigram_loss(train_data, val_data, len(tokenizer.chars))
     history["args"] = asdict(args)
     history["vocab"] = "".join(tokenizer.chars)
+    return model.eval(), history
+
+
+def train_cached(directory: Path, args: TrainArgs | None = None, progress: bool = True) -> tuple[DemoTransformer, dict]:
+    """`train`, run once: the weights (`tiny_lm.safetensors`) and the history (`tiny_lm_history.json`) are saved in
+    `directory` and loaded from there until this module, or one it imports, changes (`mechlearn.artefacts`).
+    Training is seeded and single-threaded, so remaking either file alone reproduces the other's run."""
+    args = args or TrainArgs()
+    made: dict = {}
+
+    def make_weights() -> dict:
+        model, made["history"] = train(args, progress)
+        return model.state_dict()
+
+    def make_history() -> dict:
+        return made["history"] if "history" in made else train(args, progress)[1]
+
+    weights = cached_tensors(Path(directory) / "tiny_lm.safetensors", make_weights, [__name__])
+    history = cached_json(Path(directory) / "tiny_lm_history.json", make_history, [__name__])
+    model = DemoTransformer(model_config(TrainArgs(**history["args"]), len(history["vocab"])))
+    model.load_state_dict(weights)
     return model.eval(), history
