@@ -1,0 +1,65 @@
+"""One training step (forward, cross-entropy, backward, Adam) of the digits MLP: NumPy autograd vs torch on CPU.
+
+Not a test: timings depend on the machine. Both run float32, one thread, the same 64 -> 512 -> 10 MLP and batch.
+Goal from issue 3: NumPy time / torch time <= 1.5.
+
+    .venv/bin/python benchmarks/backprop_mlp_vs_torch.py [--batch-size 64] [--steps 300]
+"""
+
+import argparse
+import os
+import timeit
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")  # before numpy/torch load their BLAS: same thread count for both
+
+import torch  # noqa: E402
+from mechlearn.backprop.functional import cross_entropy  # noqa: E402
+from mechlearn.backprop.optim import Adam  # noqa: E402
+from mechlearn.backprop.tensor import Tensor  # noqa: E402
+from mechlearn.backprop.train import load_digits_split, make_mlp  # noqa: E402
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--steps", type=int, default=300)
+    parser.add_argument("--repeats", type=int, default=5)
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+
+    data = load_digits_split(0)
+    X, y = data.X_train[: args.batch_size], data.y_train[: args.batch_size]
+
+    model = make_mlp(seed=0)
+    opt = Adam(model.parameters(), lr=1e-3)
+
+    def numpy_step():
+        loss = cross_entropy(model(Tensor(X)), y)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+
+    t_model = torch.nn.Sequential(torch.nn.Linear(64, 512), torch.nn.ReLU(), torch.nn.Linear(512, 10))
+    t_opt = torch.optim.Adam(t_model.parameters(), lr=1e-3)
+    t_X, t_y = torch.tensor(X), torch.tensor(y)
+
+    def torch_step():
+        loss = torch.nn.functional.cross_entropy(t_model(t_X), t_y)
+        t_opt.zero_grad()
+        loss.backward()
+        t_opt.step()
+
+    results = {}
+    for name, step in [("numpy", numpy_step), ("torch", torch_step)]:
+        step()  # warm-up: first-call allocations
+        times = timeit.repeat(step, number=args.steps, repeat=args.repeats)
+        results[name] = min(times) / args.steps  # min over repeats: the least-disturbed measurement
+    ratio = results["numpy"] / results["torch"]
+    print(f"MLP 64-512-10, batch {args.batch_size}, float32, 1 thread, best of {args.repeats} x {args.steps} steps")
+    print(f"  numpy autograd : {results['numpy'] * 1e6:8.1f} us/step")
+    print(f"  torch (CPU)    : {results['torch'] * 1e6:8.1f} us/step")
+    print(f"  ratio numpy/torch = {ratio:.2f}  (goal <= 1.5: {'met' if ratio <= 1.5 else 'not met'})")
+
+
+if __name__ == "__main__":
+    main()
