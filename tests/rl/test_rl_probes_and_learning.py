@@ -1,5 +1,6 @@
 """Probe environments and short seeded runs: each learner's value/policy must learn what is known in closed form."""
 
+import gymnasium as gym
 import numpy as np
 import pytest
 import torch
@@ -39,3 +40,29 @@ def test_a2c_and_reinforce_short_runs_learn():
         returns = [e["return"] for e in log["episodes"]]
         first, last = np.mean(returns[:20]), np.mean(returns[-10:])
         assert last > 2 * first, f"{train.__name__} did not improve: {first:.1f} -> {last:.1f}"
+
+
+class _Forever(gym.Env):
+    """Observation 0 and reward +1 on every step, never terminates: only the time limit ends an episode."""
+
+    observation_space = gym.spaces.Box(-1.0, 1.0, shape=(1,), dtype=np.float32)
+    action_space = gym.spaces.Discrete(1)
+
+    def reset(self, seed=None, options=None):
+        super().reset(seed=seed)
+        return np.zeros(1, dtype=np.float32), {}
+
+    def step(self, action):
+        return np.zeros(1, dtype=np.float32), 1.0, False, False, {}
+
+
+def test_ppo_bootstraps_through_time_limit_truncation():
+    """A truncation is not a terminal state. With gamma = 0.5 and reward 1 forever, the true value is
+    1 / (1 - 0.5) = 2. Treating the 5-step time limit as terminal would instead fit the average truncated return
+    (1 + 1.5 + 1.75 + 1.875 + 1.9375) / 5 = 1.6125, since the critic cannot see the time step."""
+    if "mechlearn-test/Forever-v0" not in gym.registry:
+        gym.register("mechlearn-test/Forever-v0", entry_point=_Forever, max_episode_steps=5)
+    agent, _ = train_ppo(PPOArgs(env_id="mechlearn-test/Forever-v0", gamma=0.5, total_timesteps=4096, seed=0))
+    with torch.no_grad():
+        V = agent.get_value(torch.zeros(1, 1)).item()
+    assert abs(V - 2.0) < 2e-2, f"V = {V:.4f}: truncated steps are not bootstrapped with gamma * V(s_final)"
