@@ -109,7 +109,7 @@ def test_beam_search_finds_the_best_sequence_exhaustively(model):
 
 @pytest.mark.parametrize(("dtype", "tolerance"), [(torch.float32, 1e-5), (torch.float64, 1e-12)])
 @torch.no_grad()
-def test_kv_cache_logits_equal_uncached_at_every_step(model, dtype, tolerance):
+def test_kv_cache_logits_equal_uncached_at_every_step(dtype, tolerance):
     """float64 shows the cache computes the same function; float32 adds only matmul-order rounding (~4e-6 here)."""
     model = randomize_(DemoTransformer(CFG), std=0.3, seed=0).eval().to(dtype)
     tokens = torch.randint(0, CFG.d_vocab, (2, CFG.n_ctx), generator=torch.Generator().manual_seed(2))
