@@ -18,19 +18,22 @@ from jaxtyping import Float, Int
 from mechlearn.backprop.tensor import Tensor
 
 
-def _log_sum_exp(x: np.ndarray, axis: int) -> np.ndarray:
-    top = x.max(axis=axis, keepdims=True)  # e^{x - max} <= 1: no overflow
-    return top + np.log(np.exp(x - top).sum(axis=axis, keepdims=True))
+def _softmax_and_log_softmax(x: np.ndarray, axis: int) -> tuple[np.ndarray, np.ndarray]:
+    """Both from one max-shifted exponential: e^{x - max} <= 1 cannot overflow, and dividing by its sum keeps the
+    probabilities' relative accuracy (exp(log_softmax) would inherit the absolute rounding of large log-probs)."""
+    shifted = x - x.max(axis=axis, keepdims=True)
+    e = np.exp(shifted)
+    total = e.sum(axis=axis, keepdims=True)
+    return e / total, shifted - np.log(total)
 
 
 def softmax(x: Tensor, axis: int = -1) -> Tensor:
-    s = np.exp(x.data - _log_sum_exp(x.data, axis))
+    s, _ = _softmax_and_log_softmax(x.data, axis)
     return Tensor._make(s, (x,), lambda g: (s * (g - (g * s).sum(axis=axis, keepdims=True)),), "softmax")
 
 
 def log_softmax(x: Tensor, axis: int = -1) -> Tensor:
-    out = x.data - _log_sum_exp(x.data, axis)
-    s = np.exp(out)
+    s, out = _softmax_and_log_softmax(x.data, axis)
     return Tensor._make(out, (x,), lambda g: (g - s * g.sum(axis=axis, keepdims=True),), "log_softmax")
 
 
@@ -49,11 +52,11 @@ def cross_entropy(
     flat_logits = logits.data.reshape(-1, n_classes)  # (N, C) with N = all leading positions
     flat_targets = targets.reshape(-1)
     rows = np.arange(len(flat_targets))
-    log_probs = flat_logits - _log_sum_exp(flat_logits, axis=1)
+    probs, log_probs = _softmax_and_log_softmax(flat_logits, axis=1)
     loss = -log_probs[rows, flat_targets].mean()
 
     def backward(g):  # (softmax - one_hot) / N
-        grad = np.exp(log_probs)
+        grad = probs.copy()
         grad[rows, flat_targets] -= 1
         return ((g / len(rows)) * grad.reshape(logits.shape),)
 
