@@ -124,3 +124,23 @@ def test_state_dict_round_trip_and_mismatch_errors():
 def test_conv_rejects_mismatched_channels():
     with pytest.raises(ValueError, match="agree on C"):
         conv2d(Tensor(np.zeros((1, 2, 4, 4))), Tensor(np.zeros((3, 1, 3, 3))), None)
+
+
+def conv2d_loop(x, K, b, stride, padding):
+    """The definition, one output at a time: the slow, obviously-correct reference for the im2col fast path."""
+    xp = np.pad(x, ((0, 0), (0, 0), (padding, padding), (padding, padding)))
+    O, _, k, _ = K.shape
+    Ho, Wo = (xp.shape[2] - k) // stride + 1, (xp.shape[3] - k) // stride + 1
+    y = np.zeros((x.shape[0], O, Ho, Wo))
+    for n, o, h, w in np.ndindex(y.shape):
+        window = xp[n, :, stride * h : stride * h + k, stride * w : stride * w + k]
+        y[n, o, h, w] = b[o] + (K[o] * window).sum()
+    return y
+
+
+@pytest.mark.parametrize("stride,padding,k", [(1, 0, 3), (1, 1, 3), (2, 1, 3), (3, 2, 5)])
+def test_im2col_conv_equals_the_slow_loop(stride, padding, k):
+    rng = np.random.default_rng(k + stride)
+    x, K, b = rng.normal(size=(2, 3, 7, 6)), rng.normal(size=(4, 3, k, k)), rng.normal(size=4)
+    fast = conv2d(Tensor(x), Tensor(K), Tensor(b), stride, padding).data
+    assert relative_error(fast, conv2d_loop(x, K, b, stride, padding)) < 1e-12, "im2col window layout is wrong"
