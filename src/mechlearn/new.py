@@ -25,7 +25,9 @@ TODO = "TODO(template)"
 
 def slugify(title: str, max_len: int = 48) -> str:
     slug = re.sub(r"[^a-z0-9]+", "-", title.lower()).strip("-")
-    slug = slug[:max_len].rstrip("-")
+    if len(slug) > max_len:  # cut at a word boundary where there is one
+        cut = slug[: max_len + 1]
+        slug = cut[: cut.rfind("-")] if "-" in cut else slug[:max_len]
     if not slug:
         raise MechlearnError(f"title {title!r} has no letters or digits to name the day's folder")
     return slug

@@ -126,6 +126,15 @@ def test_status_counts_days_and_lists_stale_ones(project, capsys):
     assert "day 1 (day-001-first): has no outputs" in out
 
 
+def test_slugs_are_short_and_cut_between_words():
+    from mechlearn.new import slugify
+
+    assert slugify("Q-learning & SARSA: on the cliff!") == "q-learning-sarsa-on-the-cliff"
+    long = slugify("Training a two-layer attention-only model on repeated random tokens")
+    assert long == "training-a-two-layer-attention-only-model-on"
+    assert slugify("x" * 80) == "x" * 48
+
+
 def test_streak_counts_consecutive_days_ending_today_or_yesterday():
     d = dt.date(2026, 3, 10)
     days = lambda *offsets: [d - dt.timedelta(days=o) for o in offsets]
