@@ -17,6 +17,9 @@ from mechlearn.transformers.model import DemoTransformer, TransformerBlock
 warnings.filterwarnings("ignore", message="HookedTransformer is deprecated")
 from transformer_lens import HookedTransformer  # noqa: E402
 
+# TransformerLens 3.9 warns on every HookedTransformer; the pin (<4) is deliberate, see pyproject.toml.
+pytestmark = pytest.mark.filterwarnings("ignore:HookedTransformer is deprecated:DeprecationWarning")
+
 ATOL = 1e-5
 CONFIGS = {
     "2L-4H-mlp": Config(d_model=64, n_layers=2, n_heads=4, d_head=16, d_mlp=256, d_vocab=101, n_ctx=24),
