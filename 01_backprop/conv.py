@@ -59,9 +59,11 @@ def conv2d(
     def backward(g):
         g_rows = g.transpose(0, 2, 3, 1).reshape(N * H_out * W_out, O)
         grad_K = (g_rows.T @ cols).reshape(weight.shape)
-        grad_cols = (g_rows @ K).reshape(N, H_out, W_out, C, kh, kw).transpose(0, 3, 1, 2, 4, 5)
-        grad_padded = _scatter_windows(grad_cols, padded.shape, stride)
-        grad_x = grad_padded[:, :, padding : padded.shape[2] - padding, padding : padded.shape[3] - padding]
+        grad_x = None  # the network's input needs no adjoint: skip the product and the scatter
+        if x.requires_grad:
+            grad_cols = (g_rows @ K).reshape(N, H_out, W_out, C, kh, kw).transpose(0, 3, 1, 2, 4, 5)
+            grad_padded = _scatter_windows(grad_cols, padded.shape, stride)
+            grad_x = grad_padded[:, :, padding : padded.shape[2] - padding, padding : padded.shape[3] - padding]
         return (grad_x, grad_K) + ((g_rows.sum(0),) if bias is not None else ())
 
     parents = (x, weight) + ((bias,) if bias is not None else ())

@@ -97,6 +97,7 @@ class Tensor:
         self.grad: np.ndarray | None = None
         self._parents: tuple[Tensor, ...] = ()
         self._backward: Callable[[np.ndarray], Grads] | None = None  # out-adjoint -> one adjoint per parent
+        # (an op may return None for a parent that does not require grad, to skip computing it)
         self._op = ""
         self._freed = False
 
@@ -192,7 +193,7 @@ class Tensor:
         if a.shape[-1] != b.shape[-2 if b.ndim > 1 else 0]:
             raise ValueError(f"matmul: inner dimensions differ, {a.shape} @ {b.shape}")
 
-        def backward(g):
+        def backward(g):  # an operand that needs no gradient (e.g. the input batch) costs no product
             A, B = a.data, b.data
             if a.ndim == 1 and b.ndim == 1:  # the dot product <a, b>
                 return g * B, g * A
@@ -200,13 +201,14 @@ class Tensor:
                 A, g = A[None, :], np.expand_dims(g, -2)
             if b.ndim == 1:  # treat a vector as a (k, 1) column
                 B, g = B[:, None], np.expand_dims(g, -1)
-            grad_A = g @ np.swapaxes(B, -1, -2)  # (..., n, m) @ (..., m, k) -> (..., n, k)
-            grad_B = np.swapaxes(A, -1, -2) @ g  # (..., k, n) @ (..., n, m) -> (..., k, m)
-            if a.ndim == 1:
-                grad_A = grad_A[..., 0, :]
-            if b.ndim == 1:
-                grad_B = grad_B[..., 0]
-            return unbroadcast(grad_A, a.shape), unbroadcast(grad_B, b.shape)
+            grad_A = grad_B = None
+            if a.requires_grad:
+                grad_A = g @ np.swapaxes(B, -1, -2)  # (..., n, m) @ (..., m, k) -> (..., n, k)
+                grad_A = unbroadcast(grad_A[..., 0, :] if a.ndim == 1 else grad_A, a.shape)
+            if b.requires_grad:
+                grad_B = np.swapaxes(A, -1, -2) @ g  # (..., k, n) @ (..., n, m) -> (..., k, m)
+                grad_B = unbroadcast(grad_B[..., 0] if b.ndim == 1 else grad_B, b.shape)
+            return grad_A, grad_B
 
         return Tensor._make(a.data @ b.data, (a, b), backward, "@")
 

@@ -3,10 +3,16 @@
 Not a test: timings depend on the machine. Both run float32, one thread, the same 64 -> 512 -> 10 MLP and batch.
 Goal from issue 3: NumPy time / torch time <= 1.5.
 
-    .venv/bin/python benchmarks/backprop_mlp_vs_torch.py [--batch-size 64] [--steps 300]
+    .venv/bin/python benchmarks/backprop_mlp_vs_torch.py [--batch-size 64] [--steps 300] [--keep-heap]
+
+`--keep-heap` (glibc only) stops malloc from handing freed memory back to the OS. NumPy allocates every
+intermediate afresh; at large batches (1,024: 2 MB activations) glibc returns them to the OS and the next step
+page-faults them back in, which on our machine made the NumPy step ~1.8x torch's. With the heap kept, the same step
+was ~0.7x. torch's own caching allocator avoids the effect (day 11 measures both).
 """
 
 import argparse
+import ctypes
 import os
 import timeit
 
@@ -19,12 +25,23 @@ from mechlearn.backprop.tensor import Tensor  # noqa: E402
 from mechlearn.backprop.train import load_digits_split, make_mlp  # noqa: E402
 
 
+def keep_heap() -> None:
+    """glibc: serve large arrays from the heap and never trim it, so freed activations are reused, not re-faulted."""
+    libc = ctypes.CDLL("libc.so.6")
+    M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3  # mallopt parameter numbers from <malloc.h>
+    libc.mallopt(M_MMAP_THRESHOLD, 256 * 2**20)
+    libc.mallopt(M_TRIM_THRESHOLD, 2**30)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--steps", type=int, default=300)
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--keep-heap", action="store_true", help="glibc: never return freed memory to the OS")
     args = parser.parse_args()
+    if args.keep_heap:
+        keep_heap()
     torch.set_num_threads(1)
 
     data = load_digits_split(0)
@@ -55,7 +72,9 @@ def main() -> None:
         times = timeit.repeat(step, number=args.steps, repeat=args.repeats)
         results[name] = min(times) / args.steps  # min over repeats: the least-disturbed measurement
     ratio = results["numpy"] / results["torch"]
-    print(f"MLP 64-512-10, batch {args.batch_size}, float32, 1 thread, best of {args.repeats} x {args.steps} steps")
+    heap = "heap kept" if args.keep_heap else "default malloc"
+    print(f"MLP 64-512-10, batch {args.batch_size}, float32, 1 thread, {heap}, ", end="")
+    print(f"best of {args.repeats} x {args.steps} steps")
     print(f"  numpy autograd : {results['numpy'] * 1e6:8.1f} us/step")
     print(f"  torch (CPU)    : {results['torch'] * 1e6:8.1f} us/step")
     print(f"  ratio numpy/torch = {ratio:.2f}  (goal <= 1.5: {'met' if ratio <= 1.5 else 'not met'})")
