@@ -289,3 +289,26 @@ def test_float32_stays_float32():
     loss = ((x @ x) * 2.0 + 1.0).mean()
     loss.backward()
     assert loss.dtype == np.float32 and x.grad.dtype == np.float32
+
+
+def test_matmul_and_conv_with_a_constant_operand():
+    # the backward skips the constant's adjoint; the other operand's gradient must be unchanged by that
+    from mechlearn.backprop.conv import conv2d
+
+    rng = np.random.default_rng(5)
+    X, W = rng.normal(size=(4, 3)), rng.normal(size=(3, 2))
+    for constant_first in (True, False):
+        a = Tensor(X, requires_grad=not constant_first)
+        b = Tensor(W, requires_grad=constant_first)
+        (a @ b).tanh().sum().backward()
+        ta, tb = torch.tensor(X, requires_grad=True), torch.tensor(W, requires_grad=True)
+        torch.tanh(ta @ tb).sum().backward()
+        learned, reference = (b, tb) if constant_first else (a, ta)
+        assert relative_error(learned.grad, reference.grad.numpy()) < TORCH_TOL
+        assert (a if constant_first else b).grad is None, "a constant operand must not receive a gradient"
+    x, K = rng.normal(size=(2, 1, 5, 5)), rng.normal(size=(3, 1, 3, 3))
+    kernel = Tensor(K, requires_grad=True)
+    conv2d(Tensor(x), kernel, None, 1, 1).sum().backward()
+    tK = torch.tensor(K, requires_grad=True)
+    F.conv2d(torch.tensor(x), tK, padding=1).sum().backward()
+    assert relative_error(kernel.grad, tK.grad.numpy()) < TORCH_TOL
