@@ -41,7 +41,7 @@ def test_td_target_by_hand():
 
 
 def test_dqn_short_run_learns():
-    args = DQNArgs(total_timesteps=12_000, learning_starts=1_000, exploration_fraction=0.3, seed=1)
+    args = DQNArgs(total_timesteps=8_000, learning_starts=1_000, exploration_fraction=0.3, seed=1)
     _, log = train_dqn(args)
     returns = [e["return"] for e in log["episodes"]]
     first, last = np.mean(returns[:20]), np.mean(returns[-10:])

@@ -22,8 +22,8 @@ def test_ppo_critic_learns_probe_values(env_id):
 
 
 def test_ppo_short_run_learns_cartpole():
-    """16k steps, a sixth of the full budget; the first episodes of a near-uniform policy last ~20 steps."""
-    _, log = train_ppo(PPOArgs(total_timesteps=16_384, seed=1))
+    """12k steps, an eighth of the full budget; the first episodes of a near-uniform policy last ~20 steps."""
+    _, log = train_ppo(PPOArgs(total_timesteps=12_288, seed=1))
     returns = [e["return"] for e in log["episodes"]]
     first, last = np.mean(returns[:20]), np.mean(returns[-10:])
     assert first < 40 and last > 150, f"PPO did not learn: first 20 episodes {first:.1f}, last 10 {last:.1f}"
@@ -33,8 +33,8 @@ def test_ppo_short_run_learns_cartpole():
 
 def test_a2c_and_reinforce_short_runs_learn():
     for train, args in [
-        (train_a2c, A2CArgs(total_timesteps=15_000, seed=1)),
-        (train_reinforce, ReinforceArgs(total_timesteps=15_000, seed=1)),
+        (train_a2c, A2CArgs(total_timesteps=10_000, seed=1)),
+        (train_reinforce, ReinforceArgs(total_timesteps=10_000, seed=1)),
     ]:
         _, log = train(args)
         returns = [e["return"] for e in log["episodes"]]
