@@ -2,11 +2,11 @@
 
 import json
 from dataclasses import replace
-from pathlib import Path
 
 import pytest
 import torch
 from mechlearn.transformers.model import DemoTransformer
+from mechlearn.transformers.tiny_lm import TINY_LM_DIR
 from mechlearn.transformers.training import (
     CharTokenizer,
     TrainArgs,
@@ -18,7 +18,7 @@ from mechlearn.transformers.training import (
     unigram_loss,
 )
 
-DAY = Path(__file__).resolve().parents[2] / "daily_logs" / "day-017-training-a-tiny-language-model"
+DAY = TINY_LM_DIR  # day 17, where the committed checkpoint lives
 TINY = TrainArgs(d_model=16, n_heads=2, n_ctx=16, batch_size=4, steps=6, eval_every=3, eval_batches=1)
 
 
