@@ -1,0 +1,152 @@
+"""Circuits, ablation, patching, DLA and probes on tiny random models, each against an independent computation."""
+
+import warnings
+
+import pytest
+import torch
+from sklearn.linear_model import LogisticRegression
+
+warnings.filterwarnings("ignore", message=".*deprecated.*")
+from mechlearn.interp.ablation import ablation_hooks, head_means, run_ablated  # noqa: E402
+from mechlearn.interp.circuits import composition_score, composition_scores, top1_copying_accuracy  # noqa: E402
+from mechlearn.interp.patching import (  # noqa: E402
+    direct_logit_attribution,
+    logit_diff,
+    normalised,
+    patch_block_outputs,
+    patch_head_outputs,
+    patch_residual_stream,
+)
+from mechlearn.interp.probes import chance_accuracy, train_probe  # noqa: E402
+from transformer_lens import FactoredMatrix, HookedTransformer, HookedTransformerConfig  # noqa: E402
+
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
+
+
+def tiny_model(attn_only: bool = True, fold: bool = False) -> HookedTransformer:
+    cfg = HookedTransformerConfig(
+        n_layers=2, d_model=16, n_ctx=9, d_head=4, n_heads=4, d_vocab=11, attn_only=attn_only,
+        d_mlp=None if attn_only else 32, act_fn=None if attn_only else "gelu",
+        normalization_type="LN", seed=0, device="cpu",
+    )  # fmt: skip
+    torch.manual_seed(0)
+    model = HookedTransformer(cfg)
+    # random init is near-degenerate (LN weights 1, biases 0): perturb so every path carries signal
+    sd = {k: v + 0.3 * torch.randn_like(v) for k, v in model.named_parameters()}
+    if fold:
+        model.load_and_process_state_dict(sd, fold_ln=True, center_writing_weights=True, center_unembed=True)
+    else:
+        model.load_state_dict(sd, strict=False)
+    return model.eval()
+
+
+def test_composition_score_of_projections_is_known():
+    P = torch.diag(torch.tensor([1.0, 1, 1, 0, 0, 0]))  # rank-3 projection
+    Q = torch.diag(torch.tensor([0.0, 0, 0, 1, 1, 0]))  # orthogonal to it
+    assert abs(composition_score(P, P).item() - 3**-0.5) < 1e-6, "||PP||/(||P|| ||P||) = sqrt(3)/3 for rank 3"
+    assert composition_score(P, Q).item() < 1e-7, "orthogonal subspaces must not compose"
+
+
+def test_k_composition_matches_dense_matrices():
+    model = tiny_model()
+    got = composition_scores(model, "K")
+    for h0 in range(4):
+        W_OV = model.W_V[0, h0] @ model.W_O[0, h0]
+        for h1 in range(4):
+            W_QK = model.W_Q[1, h1] @ model.W_K[1, h1].T
+            dense = torch.linalg.norm(W_OV @ W_QK.T) / (torch.linalg.norm(W_OV) * torch.linalg.norm(W_QK))
+            assert abs(got[h0, h1] - dense) < 1e-5, "K-composition must use W_OV(h0) then W_QK(h1)^T"
+
+
+def test_copying_accuracy_of_identity_and_derangement():
+    eye = FactoredMatrix(torch.eye(6), torch.eye(6))
+    shift = FactoredMatrix(torch.eye(6), torch.roll(torch.eye(6), 1, dims=1))
+    assert top1_copying_accuracy(eye) == 1.0, "identity OV copies every token"
+    assert top1_copying_accuracy(shift) == 0.0, "a derangement copies no token"
+
+
+def test_zero_ablation_equals_deleting_the_heads_output_weights():
+    model = tiny_model()
+    tokens = torch.randint(0, 11, (4, 9), generator=torch.Generator().manual_seed(1))
+    loss, _ = run_ablated(model, tokens, ablation_hooks(1, 2, "zero"), seq_len=4)
+    with torch.no_grad():
+        model.blocks[1].attn.W_O[2] = 0.0
+        reference = model(tokens, return_type="loss", loss_per_token=True).mean(0)
+    assert torch.allclose(loss, reference, atol=1e-6), "zero-ablation hook does not remove the head's output"
+
+
+def test_mean_ablation_with_one_sequence_changes_nothing():
+    model = tiny_model()
+    tokens = torch.randint(0, 11, (1, 9), generator=torch.Generator().manual_seed(2))
+    loss, _ = run_ablated(model, tokens, ablation_hooks(0, 1, "mean", head_means(model, tokens)), seq_len=4)
+    with torch.no_grad():
+        clean = model(tokens, return_type="loss", loss_per_token=True).mean(0)
+    assert torch.allclose(loss, clean, atol=1e-6), "mean of one sequence is itself: mean ablation must be a no-op"
+
+
+@pytest.mark.parametrize("attn_only", [True, False])
+def test_patching_recovers_known_fractions(attn_only):
+    model = tiny_model(attn_only)
+    g = torch.Generator().manual_seed(3)
+    clean = torch.randint(0, 11, (2, 9), generator=g)
+    corrupted = clean.clone()
+    corrupted[:, 4] = (clean[:, 4] + 1) % 11  # differs at position 4 only
+    answer, wrong = torch.tensor([1, 2]), torch.tensor([3, 4])
+    with torch.no_grad():
+        clean_logits, cache = model.run_with_cache(clean)
+        lo = logit_diff(model(corrupted), answer, wrong)
+    hi = logit_diff(clean_logits, answer, wrong)
+
+    def metric(logits):
+        return normalised(logit_diff(logits, answer, wrong), hi, lo)
+
+    resid = patch_residual_stream(model, corrupted, cache, metric)
+    assert abs(resid[0, 4] - 1) < 1e-4, "patching the only corrupted embedding must restore the clean run"
+    assert resid[0, :4].abs().max() < 1e-4, "positions before the corruption are identical: nothing to restore"
+    assert abs(resid[-1, -1] - 1) < 1e-4, "the final residual at the last position fixes the logits"
+    assert resid[-1, :-1].abs().max() < 1e-4, "other final positions cannot change the last logits"
+    # in the last layer, attention (and MLP) outputs plus the layer's input give its output exactly
+    heads = patch_head_outputs(model, corrupted, cache, metric)
+    attn = patch_block_outputs(model, corrupted, cache, metric, "attn_out")
+    assert heads.shape == (2, 4) and attn.shape == (2,)
+    if not attn_only:
+        mlp = patch_block_outputs(model, corrupted, cache, metric, "mlp_out")
+        assert mlp.shape == (2,) and not torch.allclose(mlp, torch.zeros(2)), "MLP patching had no effect"
+    if attn_only:
+        # attn_out is a function of the heads' z only, so patching every head's z at once equals patching attn_out
+
+        def patch_all_z(z, hook):
+            return cache[hook.name]
+
+        with torch.no_grad():
+            all_heads = metric(model.run_with_hooks(corrupted, fwd_hooks=[("blocks.1.attn.hook_z", patch_all_z)]))
+        assert abs(all_heads - attn[1]) < 1e-4, "patching every head's z must equal patching attn_out"
+
+
+def test_direct_logit_attribution_sums_to_the_logit_difference():
+    model = tiny_model(fold=True)
+    tokens = torch.randint(0, 11, (3, 9), generator=torch.Generator().manual_seed(4))
+    answer, wrong = torch.tensor([1, 2, 3]), torch.tensor([4, 5, 6])
+    with torch.no_grad():
+        logits, cache = model.run_with_cache(tokens)
+    dla, labels = direct_logit_attribution(model, cache, answer, wrong)
+    total = dla.sum() + (model.b_U[answer] - model.b_U[wrong]).mean()
+    assert "L1H3" in labels and len(labels) == dla.shape[0]
+    assert abs(total - logit_diff(logits, answer, wrong)) < 1e-4, "components must add up to the logit diff"
+
+
+def test_probe_matches_sklearn_and_shuffled_labels_are_at_chance():
+    g = torch.Generator().manual_seed(5)
+    x = torch.randn(2000, 8, generator=g)
+    w = torch.randn(8, 3, generator=g)
+    y = (x @ w + 0.5 * torch.randn(2000, 3, generator=g)).argmax(-1)
+    ours = train_probe(x, y, 3, seed=0)
+    order = torch.randperm(2000, generator=torch.Generator().manual_seed(0))
+    test, train = order[:500], order[500:]
+    sk = LogisticRegression(C=1e3, max_iter=2000).fit(x[train].numpy(), y[train].numpy())
+    sk_acc = sk.score(x[test].numpy(), y[test].numpy())
+    assert abs(ours.test_accuracy - sk_acc) < 0.02, f"probe {ours.test_accuracy:.3f} vs sklearn {sk_acc:.3f}"
+    raw = ((x[test] @ ours.W + ours.b).argmax(-1) == y[test]).float().mean().item()
+    assert abs(raw - ours.test_accuracy) < 1e-6, "folding the standardisation into (W, b) changed the probe"
+    shuffled = y[torch.randperm(2000, generator=g)]
+    assert train_probe(x, shuffled, 3).test_accuracy < chance_accuracy(shuffled) + 0.05, "probe memorises noise"
