@@ -312,3 +312,14 @@ def test_matmul_and_conv_with_a_constant_operand():
     tK = torch.tensor(K, requires_grad=True)
     F.conv2d(torch.tensor(x), tK, padding=1).sum().backward()
     assert relative_error(kernel.grad, tK.grad.numpy()) < TORCH_TOL
+
+
+def test_random_cotangent_catches_what_a_ones_cotangent_misses():
+    # softmax's Jacobian satisfies J^T 1 = 0, so a backward returning zeros passes a check seeded with ones
+    def softmax_zero_backward(x):
+        return Tensor._make(softmax(x).data, (x,), lambda g: (np.zeros_like(g),), "bad_softmax")
+
+    x = np.random.default_rng(2).normal(size=(3, 4))
+    ones_seeded = gradcheck_tensor(lambda t: (softmax_zero_backward(t) * Tensor(np.ones((3, 4)))).sum(), [x])
+    assert ones_seeded < FD_TOL, "with w = 1 the bug is invisible (this is the reason for a random w)"
+    assert gradcheck_tensor(softmax_zero_backward, [x]) > 1e-2, "the random cotangent must expose the bug"
