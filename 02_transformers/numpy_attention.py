@@ -1,8 +1,8 @@
 r"""Causal multi-head attention in NumPy on `mechlearn.backprop.Tensor`: the bridge between the two topics.
 
 Nothing here has its own backward pass: every line is a `Tensor` op (`@`, `masked_fill`, `softmax`, `sum`) whose
-local derivative day 11's engine already knows, so the gradient of attention is the chain rule through them. For
-one head, with $S = QK^\top/\sqrt{d_\text{head}} + M$ and $A = \operatorname{softmax}(S)$ row by row:
+local derivative the NumPy engine of days 2–6 already knows, so the gradient of attention is the chain rule through
+them. For one head, with $S = QK^\top/\sqrt{d_\text{head}} + M$ and $A = \operatorname{softmax}(S)$ row by row:
 $$\bar V = A^\top \bar Z,\quad \bar A = \bar Z V^\top,\quad \bar S = A \odot (\bar A - \operatorname{rowsum}(\bar A
 \odot A)),\quad \bar Q = \bar S K/\sqrt{d_\text{head}},\quad \bar K = \bar S^\top Q/\sqrt{d_\text{head}},$$
 and masked entries of $S$ receive no gradient. The same weights in the same shapes as `Attention`
