@@ -25,6 +25,7 @@ def composition_score(W_A: FactoredMatrix | Tensor, W_B: FactoredMatrix | Tensor
     return (W_A @ W_B).norm() / (W_A.norm() * W_B.norm())
 
 
+@torch.no_grad()
 def composition_scores(model: HookedTransformer, kind: str) -> Float[Tensor, "head0 head1"]:
     """Scores of every (layer-0 head, layer-1 head) pair for `kind` in {"K", "Q", "V"}."""
     n_heads = model.cfg.n_heads

@@ -6,8 +6,9 @@ so that the corrupted run scores 0 and the clean run 1:
 $$m = \\frac{\\Delta_\\text{patched} - \\Delta_\\text{corrupted}}{\\Delta_\\text{clean} - \\Delta_\\text{corrupted}}.$$
 
 Direct logit attribution reads the same $\\Delta$ off the clean residual stream, which is a sum of components
-$r = \\sum_c r_c$: with the final LayerNorm's scale $\\sigma$ frozen at its clean value (and $W_U$ folded with its
-weight), $\\Delta = \\sum_c \\frac{(r_c - \\bar r_c)}{\\sigma}\\cdot(W_U[:, a] - W_U[:, b]) + b_U[a] - b_U[b]$.
+$r = \\sum_c r_c$: with the final LayerNorm (weight $w$, bias $b$) and its scale $\\sigma$ frozen at its clean value,
+$\\Delta = \\sum_c \\frac{r_c - \\bar r_c}{\\sigma}\\cdot\\bigl(w \\odot (W_U[:, a] - W_U[:, c])\\bigr)
++ b \\cdot (W_U[:, a] - W_U[:, c]) + b_U[a] - b_U[c]$.
 """
 
 from __future__ import annotations
@@ -103,21 +104,29 @@ def logit_diff_direction(
     return (model.W_U[:, answer] - model.W_U[:, wrong]).T
 
 
+@torch.no_grad()
 def direct_logit_attribution(
     model: HookedTransformer,
     clean_cache: ActivationCache,
     answer: Int[Tensor, " batch"],
     wrong: Int[Tensor, " batch"],
-) -> tuple[Float[Tensor, " component"], list[str]]:
-    """Each component's share of the clean logit difference at the last position, averaged over the batch.
+) -> tuple[Float[Tensor, " component"], list[str], float]:
+    """Each component's share of the logit difference at the last position, averaged over the batch.
 
-    Components: embeddings and every head (`decompose_resid` with heads split), scaled by the final LayerNorm.
-    Needs a model whose final LayerNorm has been folded into $W_U$ (`fold_ln=True`), so that the stack plus
-    $b_U[a] - b_U[b]$ sums exactly to the logit difference.
+    Components: embeddings, every head and the attention biases (`get_full_resid_decomposition`), centred and divided
+    by the final LayerNorm's cached scale, then multiplied by its weight $w$. Returns (DLA per component, labels,
+    constant) where the constant $b \\cdot (W_U[:, a] - W_U[:, c]) + b_U[a] - b_U[c]$ (LayerNorm bias and unembedding
+    bias) completes the sum: DLA.sum() + constant is the logit difference.
     """
     stack, labels = clean_cache.get_full_resid_decomposition(
         expand_neurons=False, apply_ln=True, pos_slice=-1, return_labels=True
-    )  # (component, batch, d_model)
+    )  # (component, batch, d_model), already centred and divided by the final LayerNorm scale
     direction = logit_diff_direction(model, answer, wrong)
-    per_example = torch.einsum("c b d, b d -> c b", stack, direction)
-    return per_example.mean(-1), labels
+    ln_w = getattr(model.ln_final, "w", None)
+    ln_b = getattr(model.ln_final, "b", None)
+    effective = direction * ln_w if ln_w is not None else direction
+    per_example = torch.einsum("c b d, b d -> c b", stack, effective)
+    constant = (model.b_U[answer] - model.b_U[wrong]).mean()
+    if ln_b is not None:
+        constant = constant + (direction @ ln_b).mean()
+    return per_example.mean(-1), labels, float(constant)

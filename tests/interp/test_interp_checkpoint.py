@@ -12,7 +12,16 @@ from mechlearn.interp.circuits import (
     random_composition_baseline,
     top1_copying_accuracy,
 )
-from mechlearn.interp.induction_model import loss_per_position, repeated_tokens, train_induction_model
+from mechlearn.interp.induction_model import loss_per_position, make_model, repeated_tokens, train_induction_model
+from mechlearn.interp.patching import (
+    direct_logit_attribution,
+    logit_diff,
+    normalised,
+    patch_head_outputs,
+    patch_residual_stream,
+)
+from mechlearn.interp.patching_data import induction_patching_pair
+from mechlearn.interp.probes import probe_per_hook
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
@@ -62,6 +71,49 @@ def test_k_composition_and_copying(trained):
     assert int(k_comp[:, ind_head].argmax()) == prev_head, "induction keys read another layer-0 head more"
     assert k_comp[prev_head, ind_head] > 1.5 * baseline, "K-composition no stronger than for random matrices"
     assert top1_copying_accuracy(full_ov_circuit(model, 1, ind_head)) > 0.9, "induction head's OV does not copy"
+
+
+def test_previous_token_is_linearly_readable_after_layer_0_only(trained):
+    model, cfg, *_ = trained
+    g = torch.Generator().manual_seed(38)
+    tokens = torch.randint(1, cfg.d_vocab, (1000, cfg.n_ctx), generator=g)  # as day 38
+    tokens[:, 0] = 0
+    labels = torch.roll(tokens, 1, dims=1) - 1  # class of the previous token
+    positions = torch.arange(cfg.seq_len, cfg.n_ctx)
+    hooks = ["blocks.0.hook_resid_pre", "blocks.1.hook_resid_pre"]
+    n = cfg.d_vocab - 1
+    trained_acc = probe_per_hook(model, tokens, labels, positions, hooks, n)
+    random_acc = probe_per_hook(make_model(cfg), tokens, labels, positions, hooks[1:], n)
+    shuffled_acc = probe_per_hook(model, tokens, labels, positions, hooks[1:], n, shuffle_labels=True)
+    assert trained_acc[hooks[1]].test_accuracy >= 0.95, "previous token not readable after layer 0"
+    assert trained_acc[hooks[0]].test_accuracy < 0.05, "probe reads the previous token before any attention (leak)"
+    assert random_acc[hooks[1]].test_accuracy < 0.1, "control: a random model should not carry the previous token"
+    assert shuffled_acc[hooks[1]].test_accuracy < 0.05, "control: shuffled labels must be at chance"
+
+
+def test_patching_and_dla_single_out_the_induction_heads(trained):
+    model, cfg, _, _, scores = trained
+    clean, corrupted, answer, wrong = induction_patching_pair(
+        50, cfg.seq_len, cfg.d_vocab, 10, torch.Generator().manual_seed(39)
+    )
+    with torch.no_grad():
+        clean_logits, cache = model.run_with_cache(clean)
+        lo, hi = logit_diff(model(corrupted), answer, wrong), logit_diff(clean_logits, answer, wrong)
+
+    def metric(logits):
+        return normalised(logit_diff(logits, answer, wrong), hi, lo)
+
+    resid = patch_residual_stream(model, corrupted, cache, metric)
+    assert abs(resid[-1, -1] - 1) < 1e-4, "the full clean residual stream at the last layer must recover 100%"
+    heads = patch_head_outputs(model, corrupted, cache, metric)
+    induction_heads = scores["induction"][1] >= 0.5
+    assert torch.equal(heads[1] > 0.1, induction_heads), "patching and induction scores disagree on layer 1"
+    prev_head = int(scores["previous_token"][0].argmax())
+    assert abs(heads[0, prev_head]) < 0.05, "the previous-token head's output at the query cannot carry the answer"
+    dla, labels, constant = direct_logit_attribution(model, cache, answer, wrong)
+    layer1 = dla[[labels.index(f"L1H{h}") for h in range(cfg.n_heads)]]
+    assert abs(dla.sum() + constant - hi) < 1e-3, "DLA must add up to the logit difference"
+    assert layer1[induction_heads].sum() > 0.9 * hi, "the induction heads should write most of the answer directly"
 
 
 def test_checkpoint_files_are_committed_beside_day_32():

@@ -23,7 +23,7 @@ from transformer_lens import FactoredMatrix, HookedTransformer, HookedTransforme
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
 
-def tiny_model(attn_only: bool = True, fold: bool = False) -> HookedTransformer:
+def tiny_model(attn_only: bool = True) -> HookedTransformer:
     cfg = HookedTransformerConfig(
         n_layers=2, d_model=16, n_ctx=9, d_head=4, n_heads=4, d_vocab=11, attn_only=attn_only,
         d_mlp=None if attn_only else 32, act_fn=None if attn_only else "gelu",
@@ -33,10 +33,7 @@ def tiny_model(attn_only: bool = True, fold: bool = False) -> HookedTransformer:
     model = HookedTransformer(cfg)
     # random init is near-degenerate (LN weights 1, biases 0): perturb so every path carries signal
     sd = {k: v + 0.3 * torch.randn_like(v) for k, v in model.named_parameters()}
-    if fold:
-        model.load_and_process_state_dict(sd, fold_ln=True, center_writing_weights=True, center_unembed=True)
-    else:
-        model.load_state_dict(sd, strict=False)
+    model.load_state_dict(sd, strict=False)
     return model.eval()
 
 
@@ -124,13 +121,13 @@ def test_patching_recovers_known_fractions(attn_only):
 
 
 def test_direct_logit_attribution_sums_to_the_logit_difference():
-    model = tiny_model(fold=True)
+    model = tiny_model()  # LayerNorm weights and biases perturbed away from (1, 0), so both terms are exercised
     tokens = torch.randint(0, 11, (3, 9), generator=torch.Generator().manual_seed(4))
     answer, wrong = torch.tensor([1, 2, 3]), torch.tensor([4, 5, 6])
     with torch.no_grad():
         logits, cache = model.run_with_cache(tokens)
-    dla, labels = direct_logit_attribution(model, cache, answer, wrong)
-    total = dla.sum() + (model.b_U[answer] - model.b_U[wrong]).mean()
+    dla, labels, constant = direct_logit_attribution(model, cache, answer, wrong)
+    total = dla.sum() + constant
     assert "L1H3" in labels and len(labels) == dla.shape[0]
     assert abs(total - logit_diff(logits, answer, wrong)) < 1e-4, "components must add up to the logit diff"
 
@@ -143,9 +140,14 @@ def test_probe_matches_sklearn_and_shuffled_labels_are_at_chance():
     ours = train_probe(x, y, 3, seed=0)
     order = torch.randperm(2000, generator=torch.Generator().manual_seed(0))
     test, train = order[:500], order[500:]
-    sk = LogisticRegression(C=1e3, max_iter=2000).fit(x[train].numpy(), y[train].numpy())
-    sk_acc = sk.score(x[test].numpy(), y[test].numpy())
-    assert abs(ours.test_accuracy - sk_acc) < 0.02, f"probe {ours.test_accuracy:.3f} vs sklearn {sk_acc:.3f}"
+    # same objective: sklearn's C * sum(CE) + |W|^2 / 2 is ours, mean(CE) + l2 |W|^2, times C N when C = 1/(2 l2 N);
+    # our probe standardises x first, so give sklearn the standardised training features too
+    mu, sd = x[train].mean(0), x[train].std(0)
+    sk = LogisticRegression(C=1 / (2 * 1e-3 * len(train)), max_iter=2000).fit(
+        ((x[train] - mu) / sd).numpy(), y[train].numpy()
+    )
+    sk_acc = sk.score(((x[test] - mu) / sd).numpy(), y[test].numpy())
+    assert abs(ours.test_accuracy - sk_acc) < 0.01, f"probe {ours.test_accuracy:.3f} vs sklearn {sk_acc:.3f}"
     raw = ((x[test] @ ours.W + ours.b).argmax(-1) == y[test]).float().mean().item()
     assert abs(raw - ours.test_accuracy) < 1e-6, "folding the standardisation into (W, b) changed the probe"
     shuffled = y[torch.randperm(2000, generator=g)]
