@@ -40,9 +40,9 @@ def train_or_load(folder: Path, cfg: InductionConfig, progress: bool = True) -> 
     return weights, curve
 
 
-def load_trained_model(fold_ln: bool = False) -> tuple[HookedTransformer, InductionConfig]:
+def load_trained_model() -> tuple[HookedTransformer, InductionConfig]:
     """The committed checkpoint as a `HookedTransformer`, with the config it was trained with."""
     folder = checkpoint_dir()
     curve = json.loads((folder / CURVE).read_text())
     cfg = InductionConfig(**curve["config"])
-    return make_model(cfg, load_file(str(folder / WEIGHTS)), fold_ln=fold_ln), cfg
+    return make_model(cfg, load_file(str(folder / WEIGHTS))), cfg

@@ -62,21 +62,16 @@ def hooked_config(cfg: InductionConfig) -> HookedTransformerConfig:
     )
 
 
-def make_model(
-    cfg: InductionConfig, state_dict: dict[str, Tensor] | None = None, fold_ln: bool = False
-) -> HookedTransformer:
+def make_model(cfg: InductionConfig, state_dict: dict[str, Tensor] | None = None) -> HookedTransformer:
     """A fresh (seeded) model, or one loaded with `state_dict` (e.g. the committed checkpoint).
 
-    `fold_ln=True` folds each LayerNorm's weight and bias into the next weights and centres the writing weights and
-    $W_U$ (TransformerLens' `load_and_process_state_dict`): the same function up to a constant per logit row, with
-    LayerNorm reduced to centring and scaling, so logits decompose exactly into per-component contributions.
+    Weights are used as trained: LayerNorms are not folded, because TransformerLens 3.9's
+    `load_and_process_state_dict(fold_ln=True)` changed this model's log-probabilities whenever the final
+    LayerNorm's weight or bias was not the identity (see `tests/interp/test_interp_tools.py`). Direct logit
+    attribution (`mechlearn.interp.patching`) applies the final LayerNorm's weight and bias explicitly instead.
     """
     model = HookedTransformer(hooked_config(cfg))
-    if state_dict is not None and fold_ln:
-        model.load_and_process_state_dict(
-            dict(state_dict), fold_ln=True, center_writing_weights=True, center_unembed=True, fold_value_biases=True
-        )
-    elif state_dict is not None:
+    if state_dict is not None:
         model.load_state_dict(state_dict, strict=False)
     return model.eval()
 

@@ -152,3 +152,24 @@ def test_probe_matches_sklearn_and_shuffled_labels_are_at_chance():
     assert abs(raw - ours.test_accuracy) < 1e-6, "folding the standardisation into (W, b) changed the probe"
     shuffled = y[torch.randperm(2000, generator=g)]
     assert train_probe(x, shuffled, 3).test_accuracy < chance_accuracy(shuffled) + 0.05, "probe memorises noise"
+
+
+def test_transformer_lens_fold_ln_changes_this_models_outputs():
+    """Documents why make_model does not fold LayerNorms: in TransformerLens 3.9 folding a non-identity final
+    LayerNorm into W_U changes the log-probabilities of this attention-only model. If this starts failing, TL has
+    fixed it and folding can be offered again."""
+    from mechlearn.interp.induction_model import InductionConfig, hooked_config, repeated_tokens
+
+    cfg = InductionConfig()
+    torch.manual_seed(0)
+    reference = HookedTransformer(hooked_config(cfg))
+    sd = {k: v + 0.3 * torch.randn_like(v) for k, v in reference.named_parameters()}
+    reference.load_state_dict(sd, strict=False)
+    folded = HookedTransformer(hooked_config(cfg))
+    folded.load_and_process_state_dict(
+        dict(sd), fold_ln=True, center_writing_weights=False, center_unembed=False, fold_value_biases=False
+    )
+    tokens = repeated_tokens(4, cfg.seq_len, cfg.d_vocab, torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        gap = (folded(tokens).log_softmax(-1) - reference.eval()(tokens).log_softmax(-1)).abs().max().item()
+    assert gap > 0.1, f"fold_ln now preserves the model (gap {gap:.1e}): make_model could offer it again"
