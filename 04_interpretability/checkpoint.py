@@ -40,9 +40,9 @@ def train_or_load(folder: Path, cfg: InductionConfig, progress: bool = True) -> 
     return weights, curve
 
 
-def load_trained_model() -> tuple[HookedTransformer, InductionConfig]:
-    """The committed checkpoint as a `HookedTransformer`, with the config it was trained with."""
-    folder = checkpoint_dir()
+def load_trained_model(folder: Path | None = None) -> tuple[HookedTransformer, InductionConfig]:
+    """The committed checkpoint (day 32's, or the one `train_or_load` saved in `folder`), with its config."""
+    folder = checkpoint_dir() if folder is None else Path(folder)
     curve = json.loads((folder / CURVE).read_text())
     cfg = InductionConfig(**curve["config"])
     return make_model(cfg, load_file(str(folder / WEIGHTS))), cfg

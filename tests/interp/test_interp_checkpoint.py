@@ -116,6 +116,39 @@ def test_patching_and_dla_single_out_the_induction_heads(trained):
     assert layer1[induction_heads].sum() > 0.9 * hi, "the induction heads should write most of the answer directly"
 
 
+def test_rotary_variant_of_day_42_uses_a_lag_10_circuit_the_induction_score_misses():
+    folder = checkpoint_dir().parent / "day-042-a-rotary-position-variant-and-the-circuit-it"
+    model, cfg = load_trained_model(folder)
+    L = cfg.seq_len
+    tokens = repeated_tokens(200, L, cfg.d_vocab, torch.Generator().manual_seed(42))
+    loss, scores = run_ablated(model, tokens, [], L)
+    assert loss[L + 1 :].mean() < 0.5, "the rotary model should still predict the repeated half"
+    assert scores["induction"][1].max() < 0.05, "the rotary model's layer-1 heads are not offset-(L-1) heads"
+    _, cache = model.run_with_cache(tokens, names_filter=lambda name: name.endswith("hook_pattern"))
+    q = torch.arange(L + 1, 2 * L + 1)
+    lag10 = cache["pattern", 1][:, :, q, q - 10].mean((0, 2))  # layer-1 attention at offset L - s, s = 10
+    assert lag10.min() > 0.5, "layer-1 heads should attend at offset 10 (lag-10 induction)"
+    ablated, _ = run_ablated(model, tokens, ablation_hooks(0, 1, "zero"), L)
+    assert ablated[L + 1 :].mean() > 3.0, "head 0.1 (the lag-10 head) should be indispensable"
+
+
+def test_previous_token_head_feeds_keys_and_self_attending_heads_feed_values(trained):
+    from mechlearn.interp.path_ablation import path_ablated_loss
+
+    model, cfg, tokens, loss, scores = trained
+    L = cfg.seq_len
+    clean = loss[L + 1 :].mean()
+    prev_head = int(scores["previous_token"][0].argmax())
+
+    def cost(head, path):
+        return path_ablated_loss(model, tokens, head, (path,))[L + 1 :].mean() - clean
+
+    assert cost(prev_head, "k") > 1.0, "the previous-token head must K-compose (removing it from keys breaks induction)"
+    assert cost(prev_head, "v") < 0.1, "the previous-token head should not matter for the values"
+    value_heads = [h for h in range(cfg.n_heads) if h != prev_head and cost(h, "v") > 0.3]
+    assert value_heads, "some layer-0 head should feed the induction heads' values (day 39's patching signal)"
+
+
 def test_checkpoint_files_are_committed_beside_day_32():
     for name in ("induction_model.safetensors", "training_curve.json", "induction_model.safetensors.provenance.json"):
         assert (checkpoint_dir() / name).is_file(), f"{name} missing: run day 32 and commit its artefacts"

@@ -173,3 +173,18 @@ def test_transformer_lens_fold_ln_changes_this_models_outputs():
     with torch.no_grad():
         gap = (folded(tokens).log_softmax(-1) - reference.eval()(tokens).log_softmax(-1)).abs().max().item()
     assert gap > 0.1, f"fold_ln now preserves the model (gap {gap:.1e}): make_model could offer it again"
+
+
+def test_path_ablation_of_every_path_equals_zero_ablation():
+    from mechlearn.interp.path_ablation import path_ablated_loss
+
+    model = tiny_model()
+    tokens = torch.randint(0, 11, (4, 9), generator=torch.Generator().manual_seed(6))
+    for head in range(4):
+        everything = path_ablated_loss(model, tokens, head, ("q", "k", "v", "direct"))
+        zero, _ = run_ablated(model, tokens, ablation_hooks(0, head, "zero"), seq_len=4)
+        assert torch.allclose(everything, zero, atol=1e-5), "the four paths must be all a layer-0 head can reach"
+        nothing = path_ablated_loss(model, tokens, head, ())
+        clean, _ = run_ablated(model, tokens, [], seq_len=4)
+        assert torch.allclose(nothing, clean, atol=1e-6), "split qkv input must not change the forward pass"
+    assert not model.cfg.use_split_qkv_input, "path ablation must restore the model's setting"
