@@ -14,7 +14,6 @@ from safetensors.torch import load_file
 from transformer_lens import HookedTransformer
 
 from mechlearn.artefacts import cached_json, cached_tensors
-from mechlearn.project import find_root
 
 CHECKPOINT_DAY = "day-032-training-a-two-layer-attention-only-model-on-rep"
 WEIGHTS, CURVE = "induction_model.safetensors", "training_curve.json"
@@ -22,7 +21,9 @@ DEPENDS_ON = ["mechlearn.interp.induction_model"]
 
 
 def checkpoint_dir() -> Path:
-    return find_root() / "daily_logs" / CHECKPOINT_DAY
+    """Day 32's folder, found from this file (as `mechlearn.transformers.tiny_lm` does), so it resolves from a copy
+    of a notebook executed elsewhere (the entries test) as well as from the repository."""
+    return Path(__file__).resolve().parents[1] / "daily_logs" / CHECKPOINT_DAY
 
 
 def train_or_load(folder: Path, cfg: InductionConfig, progress: bool = True) -> tuple[dict, dict]:
