@@ -17,7 +17,9 @@ from jaxtyping import Float
 from torch import Tensor
 
 
-def _mean_on_offset(pattern: Float[Tensor, "batch head q k"], offset: int, first_query: int) -> Float[Tensor, " head"]:
+def mean_attention_at_offset(
+    pattern: Float[Tensor, "batch head q k"], offset: int, first_query: int
+) -> Float[Tensor, " head"]:
     """Mean of $A_{q,\\,q-\\text{offset}}$ over the batch and over queries $q \\ge$ `first_query`."""
     n_q = pattern.shape[-2]
     q = torch.arange(first_query, n_q)
@@ -25,15 +27,15 @@ def _mean_on_offset(pattern: Float[Tensor, "batch head q k"], offset: int, first
 
 
 def previous_token_score(pattern: Float[Tensor, "batch head q k"]) -> Float[Tensor, " head"]:
-    return _mean_on_offset(pattern, offset=1, first_query=1)
+    return mean_attention_at_offset(pattern, offset=1, first_query=1)
 
 
 def duplicate_token_score(pattern: Float[Tensor, "batch head q k"], seq_len: int) -> Float[Tensor, " head"]:
-    return _mean_on_offset(pattern, offset=seq_len, first_query=seq_len + 1)
+    return mean_attention_at_offset(pattern, offset=seq_len, first_query=seq_len + 1)
 
 
 def induction_score(pattern: Float[Tensor, "batch head q k"], seq_len: int) -> Float[Tensor, " head"]:
-    return _mean_on_offset(pattern, offset=seq_len - 1, first_query=seq_len + 1)
+    return mean_attention_at_offset(pattern, offset=seq_len - 1, first_query=seq_len + 1)
 
 
 def all_scores(patterns: list[Float[Tensor, "batch head q k"]], seq_len: int) -> dict[str, Float[Tensor, "layer head"]]:
