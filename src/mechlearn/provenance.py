@@ -17,6 +17,9 @@ import nbformat
 
 PACKAGE = "mechlearn"
 METADATA_KEY = "mechlearn"
+# The bookkeeping itself: it decides whether a result must be recomputed but never computes one, so editing it
+# must not mark every day and every cached training run stale (that would retrain everything for nothing).
+BOOKKEEPING = frozenset({"mechlearn.provenance", "mechlearn.artefacts"})
 
 
 def _digest(data: bytes) -> str:
@@ -83,15 +86,15 @@ def _with_parents(name: str) -> list[str]:
 
 
 def module_hashes(roots: set[str]) -> dict[str, str]:
-    """Hash of every module in `roots`, their parent packages, and everything they import within `mechlearn`.
-
-    A module that cannot be found maps to "missing", so a deleted module also shows up as a change.
+    """Hash of every module in `roots`, their parent packages, and everything they import within `mechlearn`
+    (less the `BOOKKEEPING` modules). A module that cannot be found maps to "missing", so a deleted module also
+    shows up as a change.
     """
     hashes: dict[str, str] = {}
     todo = sorted({p for name in roots for p in _with_parents(name)})
     while todo:
         name = todo.pop()
-        if name in hashes:
+        if name in hashes or name in BOOKKEEPING:
             continue
         spec = _spec(name)
         if spec is None or not spec.origin or not Path(spec.origin).is_file():

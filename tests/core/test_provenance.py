@@ -109,3 +109,10 @@ def test_never_run_notebook_is_stale():
     assert prov.stale_reasons(nbformat.v4.new_notebook()) == [
         "never executed by `mechlearn run` (no recorded provenance)"
     ]
+
+
+def test_the_bookkeeping_modules_are_not_dependencies():
+    # a day that caches its training run imports mechlearn.artefacts; editing that must not retrain everything
+    hashes = prov.module_hashes({"mechlearn.artefacts", "mechlearn.backprop"})
+    assert not set(hashes) & prov.BOOKKEEPING
+    assert "mechlearn.backprop.value" in hashes
