@@ -51,7 +51,7 @@ def cached(
     path.parent.mkdir(parents=True, exist_ok=True)
     save(value, path)
     record = {"modules": module_hashes(set(depends_on)), "depends_on": sorted(depends_on)}
-    _sidecar(path).write_text(json.dumps(record, indent=1, sort_keys=True) + "\n")
+    _save_json(record, _sidecar(path))
     return value
 
 
