@@ -138,6 +138,25 @@ def explained_variance(y_pred: np.ndarray, y_true: np.ndarray) -> float:
     return float("nan") if var_y == 0 else float(1 - np.var(y_true - y_pred) / var_y)
 
 
+def bootstrap_truncations(
+    env_reward: np.ndarray, terminated: np.ndarray, truncated: np.ndarray, infos: dict, agent: Agent, gamma: float
+) -> Float[Tensor, " num_envs"]:
+    """The rewards of one vector step, with $\\gamma V(s_{final})$ added where a time limit cut an episode short.
+
+    A truncated episode did not end, so its last reward is followed by the value of the state it stopped in; the
+    step is still marked done, which stops GAE from reading the next episode's first observation. An env that
+    terminated on the same step is terminal (nothing follows a terminal state, whatever the clock says): no
+    bootstrap.
+    """
+    reward = torch.tensor(env_reward, dtype=torch.float32)
+    idx = np.flatnonzero(truncated & ~terminated)
+    if idx.size:
+        final_obs = torch.tensor(np.stack(infos["final_obs"][idx]), dtype=torch.float32)
+        with torch.no_grad():
+            reward[idx] += gamma * agent.get_value(final_obs)
+    return reward
+
+
 def make_envs(env_id: str, num_envs: int) -> gym.vector.SyncVectorEnv:
     # SAME_STEP autoreset: the step that ends an episode already returns the next episode's first observation,
     # with the last one in info["final_obs"] (needed to bootstrap truncations).
@@ -183,14 +202,7 @@ def train_ppo(args: PPOArgs, progress: bool = False) -> tuple[Agent, dict]:
             values[step], actions[step], logprobs[step] = value, action, logprob
 
             next_obs_np, env_reward, terminated, truncated, infos = envs.step(action.numpy())
-            reward = torch.tensor(env_reward, dtype=torch.float32)
-            if "final_obs" in infos and truncated.any():
-                # a time limit is not a terminal state: add gamma * V(s_final) to the last reward
-                idx = np.flatnonzero(truncated & ~terminated)
-                final_obs = torch.tensor(np.stack(infos["final_obs"][idx]), dtype=torch.float32)
-                with torch.no_grad():
-                    reward[idx] += args.gamma * agent.get_value(final_obs)
-            rewards[step] = reward
+            rewards[step] = bootstrap_truncations(env_reward, terminated, truncated, infos, agent, args.gamma)
             next_done = torch.tensor(np.logical_or(terminated, truncated), dtype=torch.float32)
             next_obs = torch.tensor(next_obs_np, dtype=torch.float32)
 
