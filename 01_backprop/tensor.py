@@ -5,7 +5,8 @@ API
 - `Tensor(data, requires_grad=False, dtype=None)`: wraps `np.asarray(data)`; integer/bool data becomes float64
   unless `dtype` is given. Attributes: `.data` (the ndarray), `.grad` (ndarray of the same shape, or None until a
   backward pass reaches it; only *leaves* — tensors you created with `requires_grad=True` — keep one),
-  `.requires_grad`, `.shape`, `.ndim`, `.dtype`, `.size`, `.T`; `.item()`, `.numpy()`, `.detach()`.
+  `.requires_grad`, `.shape`, `.ndim`, `.dtype`, `.size`, `.T` (swaps the last two axes; a 0-D or 1-D tensor is
+  returned as it is); `.item()`, `.numpy()`, `.detach()`.
 - Ops (each records its parents and a backward function, and broadcasts like NumPy):
   `+ - * / ** @`, unary `-`, `exp log tanh relu sigmoid`, `sum mean max` over `axis` (int or tuple, `keepdims`),
   `reshape transpose permute`, indexing `x[idx]` (slices, integer arrays; scatter-add backward), `masked_fill`.
@@ -26,6 +27,7 @@ written with arrays; `tests/backprop/test_tensor_ops.py` checks each against flo
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 
@@ -117,7 +119,8 @@ class Tensor:
     ndim = property(lambda self: self.data.ndim)
     dtype = property(lambda self: self.data.dtype)
     size = property(lambda self: self.data.size)
-    T = property(lambda self: self.transpose(-1, -2))
+    # swaps the last two axes (torch's `.mT`); with fewer than two axes there is nothing to swap, as in NumPy/torch
+    T = property(lambda self: self if self.ndim < 2 else self.transpose(-1, -2))
 
     def __len__(self) -> int:
         return len(self.data)
@@ -180,8 +183,9 @@ class Tensor:
         return Tensor._make(-self.data, (self,), lambda g: (-g,), "neg")
 
     def __pow__(self, k: float) -> Tensor:  # d(x^k)/dx = k x^(k-1)
-        if not isinstance(k, int | float):
+        if not isinstance(k, numbers.Real):
             raise TypeError("Tensor ** k supports a constant exponent only (use exp/log for tensor exponents)")
+        k = k.item() if isinstance(k, np.generic) else k  # a Python number: np.float64(2) would promote float32 data
         x = self.data
         return Tensor._make(x**k, (self,), lambda g: (g * k * x ** (k - 1),), f"**{k}")
 

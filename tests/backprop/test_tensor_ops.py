@@ -323,3 +323,36 @@ def test_random_cotangent_catches_what_a_ones_cotangent_misses():
     ones_seeded = gradcheck_tensor(lambda t: (softmax_zero_backward(t) * Tensor(np.ones((3, 4)))).sum(), [x])
     assert ones_seeded < FD_TOL, "with w = 1 the bug is invisible (this is the reason for a random w)"
     assert gradcheck_tensor(softmax_zero_backward, [x]) > 1e-2, "the random cotangent must expose the bug"
+
+
+@pytest.mark.parametrize("shape", [(), (3,), (2, 3), (4, 2, 3)])
+def test_T_matches_torch_including_vectors_and_scalars(shape):
+    """`.T` on a vector raised IndexError (it swapped axes -1 and -2 of a 1-D array); NumPy and torch return a 0-D
+    or 1-D tensor unchanged. With 3 or more axes ours swaps the last two, torch's `.mT`."""
+    a = np.random.default_rng(0).normal(size=shape)
+    # torch's own `.T` warns below 2 axes (it is the identity there) and is `.mT`'s reversal above
+    reference = {0: lambda t: t, 1: lambda t: t, 2: lambda t: t.T}.get(len(shape), lambda t: t.mT)
+    compare(lambda x: x.T * 1.0, lambda x: reference(x) * 1.0, [a], f"T{shape}")
+    assert len(shape) > 2 or np.array_equal(Tensor(a).T.data, a.T), "differs from NumPy's .T"
+
+
+@pytest.mark.parametrize("k", [np.int64(2), np.int32(3), np.float64(-0.5), np.float32(1.5), True])
+def test_pow_accepts_numpy_scalar_exponents_like_torch(k):
+    """`x ** np.int64(2)` raised TypeError (the check allowed only Python int/float); torch accepts NumPy scalars."""
+    a = np.random.default_rng(1).uniform(0.2, 3.0, size=(2, 3))
+    compare(lambda x: x**k, lambda x: x ** k.item() if isinstance(k, np.generic) else x**k, [a], f"**{k!r}")
+
+
+def test_pow_with_a_numpy_float64_exponent_keeps_float32():
+    """np.float64 is a 'strong' type in NumPy 2: float32 data ** np.float64(2) would silently become float64."""
+    x = Tensor(np.ones(3, dtype=np.float32), requires_grad=True)
+    y = x ** np.float64(2.0)
+    assert (torch.ones(3) ** np.float64(2.0)).dtype == torch.float32  # the reference behaviour
+    assert y.dtype == np.float32, "float32 ** np.float64 was promoted to float64"
+    y.sum().backward()
+    assert x.grad.dtype == np.float32, "the gradient of a float32 leaf became float64"
+
+
+def test_pow_rejects_a_tensor_exponent():
+    with pytest.raises(TypeError, match="constant exponent"):
+        Tensor(np.ones(2)) ** Tensor(np.ones(2))
