@@ -1,0 +1,69 @@
+-- On a day's page, right under the title block: the ARENA section the day follows, and the techniques it used
+-- with the sub-problem each one solved, linked to their index pages (techniques/<term>.qmd,
+-- subproblems/<term>.qmd). Titles and URLs come from vocabulary.yml at the project root, the same file
+-- `mechlearn check` validates the front matter against; pages without `uses`/`arena` are left alone.
+
+local stringify = pandoc.utils.stringify
+
+local function read_vocabulary()
+  local dir = quarto.project.directory or "."
+  local file = io.open(pandoc.path.join({ dir, "vocabulary.yml" }), "r")
+  if not file then
+    quarto.log.warning("uses.lua: vocabulary.yml not found in " .. dir)
+    return nil
+  end
+  local text = file:read("a")
+  file:close()
+  -- pandoc reads YAML only as a document's metadata block; the values arrive as Markdown inlines.
+  return pandoc.read("---\n" .. text .. "\n---\n", "markdown").meta
+end
+
+-- `offset` leads from this page's folder to the project root, e.g. "../.." for daily_logs/day-014-x/.
+local function term_link(vocab, section, term, offset)
+  local entry = vocab[section] and vocab[section][term]
+  if not entry then
+    quarto.log.warning("uses.lua: '" .. term .. "' is not in vocabulary.yml's " .. section)
+    return pandoc.Code(term)
+  end
+  return pandoc.Link(entry.title, offset .. "/" .. section .. "/" .. term .. ".qmd")
+end
+
+function Pandoc(doc)
+  local uses, arena = doc.meta.uses, doc.meta.arena
+  if uses == nil and arena == nil then
+    return nil
+  end
+  local vocab = read_vocabulary()
+  if vocab == nil then
+    return nil
+  end
+  local offset = quarto.project.offset or "."
+  local blocks = {}
+  if arena ~= nil then
+    local number = stringify(arena)
+    local section = vocab.arena and vocab.arena[number]
+    if section then
+      local text = pandoc.Inlines("ARENA " .. number .. ": ")
+      text:extend(section.title)
+      blocks[#blocks + 1] = pandoc.Para({ pandoc.Str("Follows"), pandoc.Space(), pandoc.Link(text, stringify(section.url)) })
+    else
+      quarto.log.warning("uses.lua: arena '" .. number .. "' is not in vocabulary.yml")
+    end
+  end
+  if uses ~= nil and #uses > 0 then
+    local items = {}
+    for _, use in ipairs(uses) do
+      items[#items + 1] = pandoc.Plain({
+        term_link(vocab, "techniques", stringify(use.technique), offset),
+        pandoc.Space(), pandoc.Str("→"), pandoc.Space(),
+        term_link(vocab, "subproblems", stringify(use.solves), offset),
+      })
+    end
+    blocks[#blocks + 1] = pandoc.Para({ pandoc.Str("Techniques used → sub-problem solved:") })
+    blocks[#blocks + 1] = pandoc.BulletList(items)
+  end
+  if #blocks > 0 then
+    doc.blocks:insert(1, pandoc.Div(blocks, pandoc.Attr("", { "ml-uses" })))
+  end
+  return doc
+end
