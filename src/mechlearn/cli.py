@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 import time
 
@@ -10,41 +11,67 @@ from tqdm.auto import tqdm
 
 from mechlearn.project import TOPICS, MechlearnError, find_root
 
+DISTRIBUTION = "arena-mechanistic-learning"
+
+
+def _refresh_progress(root) -> list:
+    """Rewrite the grid after `new`/`run`, saying (one line each, on stderr) which entries it had to leave out."""
+    from mechlearn.report import PROGRESS_FILE, entry_name, write_progress
+
+    _, left_out = write_progress(root)
+    for e in left_out:
+        print(f"{entry_name(root, e)}: left out of {PROGRESS_FILE}: {'; '.join(e.problems)}", file=sys.stderr)
+    return left_out
+
 
 def cmd_new(args) -> int:
     from mechlearn.new import new_day
-    from mechlearn.report import write_progress
 
     root = find_root()
     path = new_day(root, args.title, args.topic, args.techniques, args.date, args.day)
-    write_progress(root)
     print(path.relative_to(root))
+    _refresh_progress(root)
     return 0
 
 
 def cmd_run(args) -> int:
     from mechlearn.entries import resolve_entries
     from mechlearn.execute import run_entry
-    from mechlearn.report import write_progress
+    from mechlearn.report import entry_name
 
     root = find_root()
     entries = resolve_entries(root, args.paths)
     if not entries:
         raise MechlearnError('no entries to run (make one with: mechlearn new "Title" --topic backprop)')
-    failures = []
+    ran, failed = 0, 0
     start = time.perf_counter()
     for entry in tqdm(entries, desc="entries", unit="entry", disable=args.quiet):
         try:
             seconds = run_entry(entry.path, progress=not args.quiet)
-            tqdm.write(f"ran {entry.path.relative_to(root)} in {seconds:.1f}s")
         except MechlearnError as e:
-            failures.append(e)
+            failed += 1
             tqdm.write(f"FAILED {e}", file=sys.stderr)
             if not args.keep_going:
                 break
-    write_progress(root)
-    print(f"{len(entries) - len(failures)} of {len(entries)} entries ran in {time.perf_counter() - start:.1f}s")
-    return 1 if failures else 0
+        except KeyboardInterrupt:
+            signal.signal(signal.SIGINT, signal.SIG_IGN)  # stopping already: another Ctrl-C must not cut it short
+            print(
+                f"mechlearn: interrupted: {entry_name(root, entry)} and its folder left as they were "
+                f"({ran} of {len(entries)} entries had run)",
+                file=sys.stderr,
+            )
+            return 130
+        else:
+            ran += 1
+            tqdm.write(f"ran {entry_name(root, entry)} in {seconds:.1f}s")
+    _refresh_progress(root)
+    summary = f"{ran} of {len(entries)} entries ran in {time.perf_counter() - start:.1f}s"
+    if failed:
+        summary += f"; {failed} failed"
+    if skipped := len(entries) - ran - failed:
+        summary += f"; {skipped} not attempted after the failure (-k runs the rest)"
+    print(summary)
+    return 1 if failed else 0
 
 
 def cmd_check(args) -> int:
@@ -79,11 +106,32 @@ def cmd_status(args) -> int:
 
 
 def cmd_progress(args) -> int:
-    from mechlearn.report import PROGRESS_FILE, write_progress
+    from mechlearn.report import PROGRESS_FILE, entry_name, write_progress
 
-    changed = write_progress(find_root())
+    root = find_root()
+    changed, left_out = write_progress(root)
+    for e in left_out:
+        print(f"{entry_name(root, e)}: {'; '.join(e.problems)}", file=sys.stderr)
     print(f"{PROGRESS_FILE} {'updated' if changed else 'already current'}")
+    if left_out:
+        print(
+            f"progress: {len(left_out)} entr{'y' if len(left_out) == 1 else 'ies'} could not be read and "
+            f"{'is' if len(left_out) == 1 else 'are'} left out of the grid (fix and rerun: mechlearn progress)",
+            file=sys.stderr,
+        )
+        return 1
     return 0
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version(DISTRIBUTION)
+    except PackageNotFoundError:  # running from a source tree that was never installed
+        from mechlearn import __version__
+
+        return f"{__version__} (not installed)"
 
 
 class _Parser(argparse.ArgumentParser):
@@ -95,9 +143,19 @@ class _Parser(argparse.ArgumentParser):
 
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="mechlearn", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    p = sub.add_parser("new", help="append the next day from the template")
+    def command(name: str, summary: str, description: str) -> argparse.ArgumentParser:
+        return sub.add_parser(name, help=summary, description=description)
+
+    p = command(
+        "new",
+        "append the next day from the template",
+        "Create daily_logs/day-NNN-<slug>/index.ipynb from the Derive → Implement → Verify → Experiment → Explain "
+        "template, dated today, numbered one after the highest day; print its path and refresh the progress grid. "
+        "Never overwrites anything.",
+    )
     p.add_argument("title", help='the day\'s title, e.g. "Broadcasting and unbroadcast"')
     p.add_argument("--topic", required=True, help="one of: " + ", ".join(TOPICS))
     p.add_argument("--techniques", help="comma-separated techniques, e.g. einsum,broadcasting")
@@ -105,20 +163,42 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--day", type=int, help="day number (default: one after the highest existing day)")
     p.set_defaults(func=cmd_new)
 
-    p = sub.add_parser("run", help="execute entries in place in a fresh kernel and record what they import")
+    p = command(
+        "run",
+        "execute entries in a fresh kernel and store their outputs and provenance",
+        "Execute each entry top to bottom in a fresh kernel, in a temporary copy of its folder. When every cell "
+        "has run, the notebook (outputs, and the hashes of the code it imports) and the files it wrote are "
+        "written back; a failing cell or Ctrl-C leaves the entry's folder exactly as it was.",
+    )
     p.add_argument("paths", nargs="*", help="entry folders or notebooks (default: all)")
     p.add_argument("-k", "--keep-going", action="store_true", help="run the rest after a failure")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=cmd_run)
 
-    p = sub.add_parser("check", help="fail if any entry's stored results are stale, missing or its front matter bad")
+    p = command(
+        "check",
+        "fail if any entry's stored results are stale, missing or its front matter bad",
+        "Name every entry whose stored outputs no longer match its code or the mechlearn modules it imports, "
+        "that has no outputs, or whose front matter is invalid; and check that the progress grid is current. "
+        "Exits 1 if anything is wrong.",
+    )
     p.add_argument("paths", nargs="*", help="entry folders or notebooks (default: all)")
     p.set_defaults(func=cmd_check)
 
-    p = sub.add_parser("status", help="days done, streak, last day, stale entries")
+    p = command(
+        "status",
+        "days done, streak, last day, stale entries",
+        "Summarise the log: days done (a day still holding template placeholders is in progress, not done), "
+        "the current streak, the last day, days by topic, and entries whose results are stale or missing.",
+    )
     p.set_defaults(func=cmd_status)
 
-    p = sub.add_parser("progress", help="regenerate the home page's 100-day grid (_progress.md)")
+    p = command(
+        "progress",
+        "regenerate the home page's 100-day grid (_progress.md)",
+        "Rewrite _progress.md, the 100-day grid on the home page, from the entries' front matter. An entry that "
+        "cannot be read is named and left out of the grid, and the command exits 1.",
+    )
     p.set_defaults(func=cmd_progress)
     return parser
 
@@ -132,8 +212,13 @@ def main(argv: list[str] | None = None) -> int:
         print(f"mechlearn: error: {e}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
         print("mechlearn: interrupted", file=sys.stderr)
         return 130
+    except OSError as e:  # a folder that cannot be written, a disk that is full: say so, without a traceback
+        where = f": {e.filename}" if e.filename else ""
+        print(f"mechlearn: error: {e.strerror or e}{where}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

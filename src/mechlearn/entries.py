@@ -11,9 +11,14 @@ import nbformat
 import yaml
 
 from mechlearn.project import TOPICS, TOTAL_DAYS, MechlearnError
+from mechlearn.provenance import imported_modules
 
-ENTRY_DIR = re.compile(r"^day-(?P<day>\d{3})-(?P<slug>[a-z0-9]+(?:-[a-z0-9]+)*)$")
+# The slug is lower-case words joined by hyphens: ASCII, or the title's own letters when it has no Latin ones
+# (see `mechlearn.new.slugify`). `[^\W_A-Z]` is a Unicode letter or digit that is neither `_` nor ASCII upper case.
+ENTRY_DIR = re.compile(r"^day-(?P<day>\d{3})-(?P<slug>[^\W_A-Z]+(?:-[^\W_A-Z]+)*)$")
 REQUIRED = ("title", "date", "day", "categories", "description")
+# What `mechlearn new` writes where the learner still has to: a day holding it is in progress, not done.
+TODO = "TODO(template)"
 
 
 @dataclass
@@ -23,6 +28,12 @@ class Entry:
     slug: str
     front: dict = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
+    unfinished: bool = False  # still holds the template's TODO(template) placeholders
+
+    @property
+    def done(self) -> bool:
+        """Written (no placeholders left) with valid front matter: what the day count and the grid show."""
+        return not self.problems and not self.unfinished
 
     @property
     def topic(self) -> str | None:
@@ -36,26 +47,45 @@ class Entry:
 
 
 def read_notebook(path: Path) -> nbformat.NotebookNode:
-    """Read a notebook, turning any parse failure into an error that names the file."""
+    """Read a notebook, turning any parse failure into a one-line error that names the file."""
     try:
         return nbformat.read(path, as_version=4)
-    except Exception as e:  # nbformat raises several kinds (JSON, validation, missing keys)
-        raise MechlearnError(f"{path}: not a readable notebook ({type(e).__name__}: {e})") from None
+    except Exception as e:  # nbformat raises several kinds (JSON, validation, missing keys, OS errors)
+        detail = (str(e).strip().splitlines() or [""])[0]  # a validation error runs to dozens of lines
+        raise MechlearnError(f"{path}: not a readable notebook ({type(e).__name__}: {detail})") from None
+
+
+def cell_label(nb: nbformat.NotebookNode, index: int) -> str:
+    """Where cell `index` (0-based) sits, counted from 1 as a notebook editor shows it, e.g.
+    `cell 8 of 12 (code cell 4 of 6)`; the first, raw, cell is `cell 1 of 12 (front matter)`."""
+    where = f"cell {index + 1} of {len(nb.cells)}"
+    cell = nb.cells[index]
+    if cell.cell_type == "code":
+        code = [i for i, c in enumerate(nb.cells) if c.cell_type == "code"]
+        return f"{where} (code cell {code.index(index) + 1} of {len(code)})"
+    if index == 0 and cell.cell_type == "raw":
+        return f"{where} (front matter)"
+    return f"{where} ({cell.cell_type})"
 
 
 def parse_front_matter(nb: nbformat.NotebookNode) -> tuple[dict, list[str]]:
     """The YAML in the first cell, a raw cell fenced by `---` lines; returns (front, problems with its form)."""
-    if not nb.cells or nb.cells[0].cell_type != "raw":
-        return {}, ["cell 0: front matter missing (the first cell must be a raw cell with YAML between --- lines)"]
+    if not nb.cells:
+        return {}, ["front matter missing: the notebook has no cells (the first must be a raw cell with YAML)"]
+    where = cell_label(nb, 0)
+    if nb.cells[0].cell_type != "raw":
+        return {}, [f"{where}: front matter missing (the first cell must be a raw cell with YAML between --- lines)"]
     lines = nb.cells[0].source.strip().splitlines()
     if len(lines) < 2 or lines[0].strip() != "---" or lines[-1].strip() != "---":
-        return {}, ["cell 0: front matter must start and end with a '---' line"]
+        return {}, [f"{where}: front matter must start and end with a '---' line"]
     try:
         front = yaml.safe_load("\n".join(lines[1:-1])) or {}
     except yaml.YAMLError as e:
-        return {}, [f"cell 0: front matter is not valid YAML ({e.__class__.__name__})"]
+        return {}, [f"{where}: front matter is not valid YAML ({e.__class__.__name__})"]
+    except ValueError as e:  # YAML that parses but names an impossible value, e.g. `date: 2026-02-31`
+        return {}, [f"{where}: front matter holds an impossible value ({e})"]
     if not isinstance(front, dict):
-        return {}, ["cell 0: front matter must be a YAML mapping"]
+        return {}, [f"{where}: front matter must be a YAML mapping"]
     return front, []
 
 
@@ -84,18 +114,37 @@ def validate_front_matter(front: dict, day: int | None = None) -> list[str]:
 
 def load_entry(path: Path) -> Entry:
     path = Path(path)
+    if not path.exists():
+        raise MechlearnError(f"{path}: no such file or folder")
     if path.is_dir():
         path = path / "index.ipynb"
     m = ENTRY_DIR.match(path.parent.name)
     if path.name != "index.ipynb" or not m:
         raise MechlearnError(f"{path}: not a daily entry (expected daily_logs/day-NNN-<slug>/index.ipynb)")
     if not path.is_file():
-        raise MechlearnError(f"{path}: no such entry")
-    entry = Entry(path=path, day=int(m["day"]), slug=m["slug"])
-    front, problems = parse_front_matter(read_notebook(path))
-    entry.front = front
-    entry.problems = problems or validate_front_matter(front, entry.day)
-    return entry
+        raise MechlearnError(f"{path}: no such entry (the folder holds no index.ipynb)")
+    nb = read_notebook(path)
+    front, problems = parse_front_matter(nb)
+    return Entry(
+        path=path,
+        day=int(m["day"]),
+        slug=m["slug"],
+        front=front,
+        problems=problems or validate_front_matter(front, int(m["day"])),
+        unfinished=any(TODO in c.source for c in nb.cells),
+    )
+
+
+def unparsable_cell(nb: nbformat.NotebookNode) -> str | None:
+    """`cell 8 of 12 (code cell 4 of 6): invalid syntax` for the first code cell Python cannot parse, else None
+    (the import scan behind provenance reads every code cell as Python)."""
+    for index, cell in enumerate(nb.cells):
+        if cell.cell_type == "code":
+            try:
+                imported_modules(cell.source)
+            except SyntaxError as e:
+                return f"{cell_label(nb, index)}: {e.msg}"
+    return None
 
 
 def entry_dirs(root: Path) -> list[Path]:

@@ -1,25 +1,43 @@
-"""Execute a daily entry with the real Jupyter machinery (nbclient, a fresh `python3` kernel)."""
+"""Execute a daily entry with the real Jupyter machinery (nbclient, a fresh `python3` kernel).
+
+`run_entry` never leaves an entry half written: it executes a copy of the entry's folder in a temporary place and
+writes the results back only when every cell has run, each file swapped in whole (`os.replace`). A failing cell,
+a dead kernel or Ctrl-C leave the notebook and everything beside it (figures, JSON, safetensors) as they were.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import atexit
+import filecmp
+import os
+import shutil
+import signal
 import subprocess
+import tempfile
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import nbformat
 from jupyter_client.kernelspec import KernelSpec, KernelSpecManager
-from jupyter_client.manager import KernelManager
+from jupyter_client.manager import AsyncKernelManager
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
 from tqdm.auto import tqdm
 
-from mechlearn.entries import read_notebook
-from mechlearn.project import MechlearnError, display_path
+from mechlearn.entries import cell_label, read_notebook, unparsable_cell
+from mechlearn.project import MechlearnError, display_path, write_atomic
 from mechlearn.provenance import METADATA_KEY, provenance
 
 KERNEL_NAME = "python3"
 CELL_TIMEOUT_S = 1800
+SHUTDOWN_WAIT_S = 10  # after Ctrl-C: how long the kernel gets to go before its process is killed outright
+WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
+NOT_RESULTS = {"__pycache__", ".ipynb_checkpoints"}  # what a run leaves in its folder that is not a result
 
 
 class _ThisPythonKernels(KernelSpecManager):
@@ -36,65 +54,258 @@ class _ThisPythonKernels(KernelSpecManager):
 @dataclass
 class CellFailure(MechlearnError):
     path: Path
-    index: int  # position among all cells, as a notebook editor counts them
-    code_index: int  # position among code cells
+    where: str  # e.g. "cell 8 of 12 (code cell 4 of 6)": counted from 1, as a notebook editor shows cells
     ename: str
     evalue: str
 
     def __str__(self) -> str:
-        where = f"{display_path(self.path)}: cell {self.index} (code cell {self.code_index})"
-        return f"{where} raised {self.ename}: {self.evalue or '(no message)'}"
+        return f"{display_path(self.path)}: {self.where} raised {self.ename}: {self.evalue or '(no message)'}"
 
 
 def _failed_cell(nb: nbformat.NotebookNode, path: Path, error: Exception) -> MechlearnError:
-    code_index = -1
     for index, cell in enumerate(nb.cells):
-        if cell.cell_type != "code":
-            continue
-        code_index += 1
-        for out in cell.get("outputs", []):
+        for out in cell.get("outputs", []) if cell.cell_type == "code" else []:
             if out.get("output_type") == "error":
-                return CellFailure(path, index, code_index, out.get("ename", "Error"), out.get("evalue", ""))
-    return MechlearnError(
-        f"{display_path(path)}: execution failed ({type(error).__name__}: {str(error).splitlines()[0]})"
-    )
+                evalue = (out.get("evalue", "").strip().splitlines() or [""])[0]
+                return CellFailure(path, cell_label(nb, index), out.get("ename", "Error"), evalue)
+    first_line = (str(error).strip().splitlines() or [""])[0]
+    return MechlearnError(f"{display_path(path)}: execution failed ({type(error).__name__}: {first_line})")
+
+
+def _execute_in_thread(client: NotebookClient, **kernel_kwargs) -> None:
+    """`client.execute()`, run on an event loop in a worker thread so that Ctrl-C reaches this thread.
+
+    nbclient's own loop installs a SIGINT handler that only schedules a kernel shutdown: the run carries on (and
+    writes the notebook) or trips over the half-shut kernel. In a worker thread asyncio cannot install signal
+    handlers (nbclient skips them), so SIGINT raises KeyboardInterrupt here, in the main thread. Then the
+    run is cancelled, the kernel shut down at once (and killed if it does not go), and the interrupt re-raised.
+    A second Ctrl-C during that clean-up is ignored rather than cutting it short.
+    """
+    loop = asyncio.new_event_loop()
+    task: asyncio.Task | None = None
+    outcome: dict[str, BaseException] = {}
+    started = threading.Event()
+
+    def work() -> None:
+        nonlocal task
+        asyncio.set_event_loop(loop)
+        try:
+            task = loop.create_task(client.async_execute(**kernel_kwargs))
+            started.set()
+            loop.run_until_complete(task)
+        except BaseException as e:  # handed to the main thread, which decides what it means
+            outcome["error"] = e
+        finally:
+            started.set()
+            # nbclient leaves its kernel-alive poller running when a cell is cancelled: end it, then the loop.
+            leftover = asyncio.all_tasks(loop)
+            for t in leftover:
+                t.cancel()
+            loop.run_until_complete(asyncio.gather(*leftover, return_exceptions=True))
+            loop.run_until_complete(loop.shutdown_asyncgens())
+            loop.close()
+
+    worker = threading.Thread(target=work, name="mechlearn-kernel", daemon=True)
+    worker.start()
+    try:
+        while worker.is_alive():
+            worker.join(0.1)
+    except KeyboardInterrupt:
+        with _sigint_ignored():
+            client.shutdown_kernel = "immediate"  # read by nbclient's clean-up when the task is cancelled
+            started.wait(SHUTDOWN_WAIT_S)
+            if task is not None and not loop.is_closed():
+                try:
+                    loop.call_soon_threadsafe(task.cancel)
+                except RuntimeError:  # the loop closed in between: the run had ended anyway
+                    pass
+            worker.join(SHUTDOWN_WAIT_S)
+            _kill_kernel(client)
+        raise
+    finally:
+        atexit.unregister(client._cleanup_kernel)  # nbclient's exit hook would touch a kernel that is gone
+    if "error" in outcome:
+        raise outcome["error"]
+
+
+def _kill_kernel(client: NotebookClient) -> None:
+    """Make sure no kernel process outlives an interrupted run (nbclient may not have started clean-up yet)."""
+    km = client.km
+    process = getattr(getattr(km, "provisioner", None), "process", None)
+    if process is not None and process.poll() is None:
+        process.kill()
+        process.wait(SHUTDOWN_WAIT_S)
+    if km is not None and getattr(km, "connection_file", ""):
+        Path(km.connection_file).unlink(missing_ok=True)
+
+
+@contextmanager
+def _sigint_ignored() -> Iterator[None]:
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+@contextmanager
+def _sigint_deferred() -> Iterator[None]:
+    """Hold a Ctrl-C until the block is done, then raise it: for the short step that swaps results in."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    caught: list[int] = []
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: caught.append(signum))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if caught:
+        raise KeyboardInterrupt
 
 
 def execute_notebook(path: Path, workdir: Path | None = None, progress: bool = True) -> nbformat.NotebookNode:
-    """Run every cell of the notebook at `path` top to bottom in a fresh kernel started in `workdir`.
+    """Run every cell of the notebook at `path` top to bottom in a fresh kernel started in `workdir` (default: the
+    notebook's folder; files the notebook writes land there).
 
-    Returns the executed notebook with the provenance of its outputs recorded in its metadata. Raises a
-    `MechlearnError` naming the file and the cell when a cell raises.
+    Returns the executed notebook, normalised (`normalise`), with the provenance of its outputs recorded in its
+    metadata; the file itself is not written. Raises a `MechlearnError` naming the file and the cell when a
+    cell raises, and KeyboardInterrupt (after shutting the kernel down) on Ctrl-C.
     """
     path = Path(path)
     nb = read_notebook(path)
+    if bad_cell := unparsable_cell(nb):  # provenance reads every code cell as Python: fail before, not after
+        raise MechlearnError(f"{display_path(path)}: {bad_cell}; nothing was run")
     workdir = Path(workdir or path.parent)
     code = [c for c in nb.cells if c.cell_type == "code"]
     bar = tqdm(total=len(code), desc=path.parent.name, unit="cell", disable=not progress, leave=False)
     client = NotebookClient(
         nb,
-        km=KernelManager(kernel_name=KERNEL_NAME, kernel_spec_manager=_ThisPythonKernels()),
+        km=AsyncKernelManager(kernel_name=KERNEL_NAME, kernel_spec_manager=_ThisPythonKernels()),
         timeout=CELL_TIMEOUT_S,
+        record_timing=False,  # wall-clock timestamps in every cell would change the file on every run
         resources={"metadata": {"path": str(workdir)}},
         on_cell_executed=lambda cell, cell_index, execute_reply: bar.update(1),
     )
-    start = time.perf_counter()
     try:
         # The kernel's own stderr is only start-up chatter; cell errors arrive as messages.
-        client.execute(stderr=subprocess.DEVNULL)
+        _execute_in_thread(client, stderr=subprocess.DEVNULL)
     except (CellExecutionError, CellTimeoutError, DeadKernelError) as e:
         raise _failed_cell(nb, path, e) from None
     finally:
         bar.close()
-    nb.metadata[METADATA_KEY] = {
-        "provenance": provenance(nb),
-        "seconds": round(time.perf_counter() - start, 1),
-    }
+    normalise(nb)
+    # What the outputs were computed from; how long it took is printed, not stored (it differs on every run).
+    nb.metadata[METADATA_KEY] = {"provenance": provenance(nb)}
     return nb
 
 
+def normalise(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
+    """Drop what changes from run to run without changing what the notebook shows, so a re-run's diff is only
+    the real changes: per-cell `execution` timestamps (nbclient, JupyterLab), widget state and the widget views
+    that point into it by random model id (tqdm's progress bars: their text form is kept), and stream output
+    split into pieces by timing (consecutive pieces of one stream are joined, as Jupyter displays them).
+    `execution_count` stays: it is the same on every top-to-bottom run.
+    """
+    nb.metadata.pop("widgets", None)
+    for cell in nb.cells:
+        cell.metadata.pop("execution", None)
+        if cell.cell_type != "code":
+            continue
+        outputs = []
+        for out in cell.get("outputs", []):
+            data = out.get("data")
+            if data is not None and WIDGET_VIEW in data:
+                del data[WIDGET_VIEW]
+                if not data:
+                    continue
+            previous = outputs[-1] if outputs else None
+            if (
+                out.output_type == "stream"
+                and previous is not None
+                and previous.output_type == "stream"
+                and previous.name == out.name
+            ):
+                previous.text += out.text
+                continue
+            outputs.append(out)
+        cell.outputs = outputs
+    return nb
+
+
+def _check_writable(folder: Path) -> None:
+    """Fail before a long run, not after it, when the results could not be written back."""
+    try:
+        fd, probe = tempfile.mkstemp(dir=folder, prefix=".mechlearn-write-test.")
+    except OSError as e:
+        raise MechlearnError(f"{display_path(folder)}: cannot write here ({e.strerror}); nothing was run") from None
+    os.close(fd)
+    os.unlink(probe)
+
+
+def _changed_files(work: Path, folder: Path) -> list[Path]:
+    """Files of `work` (relative paths) that are new or differ from those in `folder`."""
+    changed = []
+    for file in sorted(p for p in work.rglob("*") if p.is_file() and not p.is_symlink()):
+        rel = file.relative_to(work)
+        if NOT_RESULTS & set(rel.parts):
+            continue
+        target = folder / rel
+        if not (target.is_file() and filecmp.cmp(file, target, shallow=False)):
+            changed.append(rel)
+    return changed
+
+
+def _commit(work: Path, folder: Path) -> list[Path]:
+    """Copy the run's new and changed files from `work` into `folder`: each is first written whole beside its
+    target, and only when all are staged are they swapped in (`os.replace`, atomic per file). Files the run
+    deleted are left in `folder`."""
+    changed = _changed_files(work, folder)
+    staged: list[tuple[Path, Path]] = []
+    try:
+        for rel in changed:
+            target = folder / rel
+            target.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+            os.close(fd)
+            staged.append((Path(tmp), target))
+            shutil.copyfile(work / rel, tmp)
+            shutil.copymode(target if target.exists() else work / rel, tmp)
+    except OSError as e:
+        for tmp, _ in staged:
+            tmp.unlink(missing_ok=True)
+        problem = f"cannot write the results ({e.strerror})"
+        raise MechlearnError(f"{display_path(folder)}: {problem}; the folder was left as it was") from None
+    for tmp, target in staged:
+        os.replace(tmp, target)
+    return changed
+
+
 def run_entry(path: Path, progress: bool = True) -> float:
-    """Execute an entry in place (in its own folder) and write it back with its outputs; returns seconds."""
-    nb = execute_notebook(path, progress=progress)
-    nbformat.write(nb, path)
-    return nb.metadata[METADATA_KEY]["seconds"]
+    """Execute an entry in a fresh kernel and store its outputs and provenance in its notebook; returns seconds.
+
+    The run happens in a temporary copy of the entry's folder (same folder name, so the kernel's working directory
+    looks the same to the notebook); only when every cell has run are the notebook and the files it wrote moved
+    back (`_commit`). Anything else — a failing cell, Ctrl-C — leaves the entry's folder byte for byte as it was.
+    """
+    path = Path(path)
+    folder = path.parent
+    _check_writable(folder)
+    start = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="mechlearn-run-") as tmp:
+        work = Path(tmp) / folder.name
+        shutil.copytree(folder, work, symlinks=True)
+        try:
+            nb = execute_notebook(work / path.name, progress=progress)
+        except CellFailure as e:
+            e.path = path  # name the entry, not its temporary copy
+            raise
+        except MechlearnError as e:
+            raise MechlearnError(str(e).replace(display_path(work / path.name), display_path(path))) from None
+        write_atomic(work / path.name, nbformat.writes(nb) + "\n")
+        with _sigint_deferred():
+            _commit(work, folder)
+    return time.perf_counter() - start

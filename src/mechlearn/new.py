@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 import re
+import shutil
+import tempfile
+import unicodedata
 from pathlib import Path
 
 import nbformat
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_raw_cell
 
-from mechlearn.entries import entry_dirs
-from mechlearn.project import TOPICS, TOTAL_DAYS, MechlearnError
+from mechlearn.entries import TODO, entry_dirs
+from mechlearn.project import TOPICS, TOTAL_DAYS, MechlearnError, umask, write_atomic
 
 # topic -> the subpackage a day of that topic imports (notes-only topics import nothing of ours)
 TOPIC_MODULES = {
@@ -20,14 +24,37 @@ TOPIC_MODULES = {
     "interp": "mechlearn.interp",
     "alignment": None,
 }
-TODO = "TODO(template)"
 
 
-def slugify(title: str, max_len: int = 48) -> str:
-    slug = re.sub(r"[^a-z0-9]+", "-", title.lower()).strip("-")
+# Latin letters that NFKD does not split into a base letter and an accent.
+_LATIN_EXTRA = str.maketrans({"ß": "ss", "æ": "ae", "œ": "oe", "ø": "o", "đ": "d", "ð": "d", "ł": "l", "þ": "th"})
+
+
+def _cut(slug: str, max_len: int) -> str:
     if len(slug) > max_len:  # cut at a word boundary where there is one
         cut = slug[: max_len + 1]
         slug = cut[: cut.rfind("-")] if "-" in cut else slug[:max_len]
+    return slug
+
+
+def slugify(title: str, max_len: int = 48) -> str:
+    """The folder-name slug of a title: lower-case words joined by hyphens, at most `max_len` characters.
+
+    Latin letters are transliterated to ASCII, as static-site generators' ASCII slugs do (Django's `slugify`,
+    Jekyll's `latin` mode): NFKD splits `ü` into `u` + a combining diaeresis and the accent is dropped, so
+    `Über Adam` -> `uber-adam`; `ß`, `æ`, `ø`, … are spelled out. A title with no Latin letter at all (Chinese,
+    Japanese, Russian, Greek, …) would leave nothing but digits, so it keeps its own letters instead, as Hugo and
+    Jekyll's default mode do: NFKC-normalised (full-width forms become ordinary ones, one spelling per letter)
+    and case-folded, e.g. `注意力机制` -> `注意力机制`, `Обратное распространение` -> `обратное-распространение`.
+    Browsers show such a path as written and percent-encode it on the wire, so links keep working.
+    """
+    ascii_text = unicodedata.normalize("NFKD", title.lower().translate(_LATIN_EXTRA))
+    ascii_text = ascii_text.encode("ascii", "ignore").decode()
+    slug = re.sub(r"[^a-z0-9]+", "-", ascii_text).strip("-")
+    if not re.search(r"[a-z]", slug):
+        words = re.findall(r"[^\W_]+", unicodedata.normalize("NFKC", title).casefold())
+        slug = "-".join(words) if any(not w.isdigit() for w in words) else slug
+    slug = _cut(slug, max_len)
     if not slug:
         raise MechlearnError(f"title {title!r} has no letters or digits to name the day's folder")
     return slug
@@ -133,12 +160,24 @@ def new_day(
         raise MechlearnError(f"day {day} is outside the log's {TOTAL_DAYS} days")
     if day in existing:
         raise MechlearnError(f"day {day} already exists: {existing[day].relative_to(root)}; nothing was written")
-    folder = root / "daily_logs" / f"day-{day:03d}-{slugify(title)}"
+    logs = root / "daily_logs"
+    folder = logs / f"day-{day:03d}-{slugify(title)}"
+    if folder.exists():
+        raise MechlearnError(f"{folder.relative_to(root)} already exists; nothing was written")
+    nb = day_notebook(title.strip(), day, topic, tags, when)
+    # Build the day in a hidden folder beside its final place and rename it there in one step, so an error or an
+    # interruption leaves either the whole day or nothing (Quarto and `entry_dirs` skip the hidden folder).
     try:
-        folder.mkdir(parents=True, exist_ok=False)
-    except FileExistsError:
-        raise MechlearnError(f"{folder.relative_to(root)} already exists; nothing was written") from None
-    path = folder / "index.ipynb"
-    with open(path, "x", encoding="utf-8") as f:  # "x": fail rather than overwrite
-        nbformat.write(day_notebook(title.strip(), day, topic, tags, when), f)
-    return path
+        staging = Path(tempfile.mkdtemp(dir=logs, prefix=f".{folder.name}."))
+    except OSError as e:
+        raise MechlearnError(f"cannot write in {logs.relative_to(root)}/ ({e.strerror}); nothing was written") from None
+    try:
+        os.chmod(staging, 0o777 & ~umask())
+        write_atomic(staging / "index.ipynb", nbformat.writes(nb) + "\n")
+        if folder.exists():  # made meanwhile by someone else: rename would replace an empty folder
+            raise MechlearnError(f"{folder.relative_to(root)} already exists; nothing was written")
+        os.rename(staging, folder)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return folder / "index.ipynb"
+

@@ -7,10 +7,10 @@ import html
 from dataclasses import dataclass
 from pathlib import Path
 
-from mechlearn.entries import Entry, all_entries, read_notebook
-from mechlearn.new import TODO
-from mechlearn.project import TOPICS, TOTAL_DAYS
+from mechlearn.entries import Entry, all_entries, read_notebook, unparsable_cell
+from mechlearn.project import TOPICS, TOTAL_DAYS, MechlearnError, write_atomic
 from mechlearn.provenance import stale_reasons
+from mechlearn.site import stale_files, write_generated
 
 PROGRESS_FILE = "_progress.md"
 
@@ -25,18 +25,20 @@ class Finding:
 def inspect(entry: Entry) -> Finding:
     problems = list(entry.problems)
     notes: list[str] = []
-    if entry.path.is_file() and not any("not a readable notebook" in p for p in problems):
-        nb = read_notebook(entry.path)
+    try:
+        nb = read_notebook(entry.path) if entry.path.is_file() else None
+    except MechlearnError:  # already among entry.problems: all_entries read the same file
+        nb = None
+    if nb is not None:
         code = [c for c in nb.cells if c.cell_type == "code" and c.source.strip()]
         if code and not any(c.get("outputs") for c in code):
             problems.append("has no outputs (run it: mechlearn run)")
+        elif bad_cell := unparsable_cell(nb):
+            problems.append(f"cannot be read for imports: {bad_cell}")
         else:
-            try:
-                problems += [f"stale: {r}" for r in stale_reasons(nb)]
-            except SyntaxError as e:
-                problems.append(f"cannot be read for imports: {e}")
-        if any(TODO in c.source for c in nb.cells):
-            notes.append("still holds template placeholders")
+            problems += [f"stale: {r}" for r in stale_reasons(nb)]
+        if entry.unfinished:
+            notes.append("still holds template placeholders (not counted as done)")
     return Finding(entry, problems, notes)
 
 
@@ -57,9 +59,13 @@ def streak(dates: list[dt.date], today: dt.date) -> int:
 
 def status_lines(root: Path, today: dt.date | None = None) -> list[str]:
     findings = check(root)
-    entries = [f.entry for f in findings]
+    entries = [f.entry for f in findings if f.entry.done]
     today = today or dt.date.today()
     lines = [f"Days done: {len(entries)}/{TOTAL_DAYS}"]
+    unfinished = [f.entry for f in findings if f.entry.unfinished and not f.entry.problems]
+    if unfinished:
+        days = ", ".join(str(e.day) for e in unfinished)
+        lines.append(f"In progress (template placeholders left, not counted as done): day {days}")
     lines.append(f"Current streak: {streak([e.date for e in entries if e.date], today)} day(s)")
     if entries:
         last = entries[-1]
@@ -72,7 +78,7 @@ def status_lines(root: Path, today: dt.date | None = None) -> list[str]:
     bad = [f for f in findings if f.problems]
     if bad:
         lines.append(f"Stale or missing results ({len(bad)}):")
-        lines += [f"  day {f.entry.day} ({f.entry.path.parent.name}): {'; '.join(f.problems)}" for f in bad]
+        lines += [f"  {entry_name(root, f.entry)}: {'; '.join(f.problems)}" for f in bad]
     else:
         lines.append("Stale or missing results: none")
     return lines
@@ -87,9 +93,20 @@ TOPIC_COLOURS = {  # colour-blind-safe (Okabe–Ito)
 }
 
 
-def progress_markdown(root: Path) -> str:
-    """The home page's 100-day grid, as a raw-HTML block Quarto includes (`{{< include _progress.md >}}`)."""
-    entries = {e.day: e for e in all_entries(root) if not e.problems}
+def entry_name(root: Path, entry: Entry) -> str:
+    """The entry's notebook as the learner finds it in the repository: `daily_logs/day-NNN-slug/index.ipynb`."""
+    try:
+        return str(entry.path.relative_to(root))
+    except ValueError:
+        return str(entry.path)
+
+
+def progress_markdown(root: Path, entries: list[Entry] | None = None) -> str:
+    """The home page's 100-day grid, as a raw-HTML block Quarto includes (`{{< include _progress.md >}}`).
+
+    A day is coloured when it is done (`Entry.done`): written past the template, with valid front matter.
+    """
+    entries = {e.day: e for e in (all_entries(root) if entries is None else entries) if e.done}
     cells = []
     for day in range(1, TOTAL_DAYS + 1):
         e = entries.get(day)
@@ -111,16 +128,28 @@ def progress_markdown(root: Path) -> str:
     )
 
 
-def write_progress(root: Path) -> bool:
-    """Write the grid; returns whether the file changed."""
+def write_progress(root: Path) -> tuple[bool, list[Entry]]:
+    """Write the grid (atomically: the old file or the whole new one); returns whether the file changed, and the
+    entries left out of it because they cannot be read (bad front matter, unreadable notebook)."""
+    entries = all_entries(root)
+    written = write_generated(root, entries)  # the site's other generated files (mechlearn.site) go with the grid
     path = root / PROGRESS_FILE
-    text = progress_markdown(root)
+    text = progress_markdown(root, entries)
+    left_out = [e for e in entries if e.problems]
     if path.is_file() and path.read_text(encoding="utf-8") == text:
-        return False
-    path.write_text(text, encoding="utf-8")
-    return True
+        return bool(written), left_out
+    try:
+        write_atomic(path, text)
+    except OSError as e:
+        raise MechlearnError(f"cannot write {PROGRESS_FILE} ({e.strerror}); it was left as it was") from None
+    return True, left_out
 
 
 def progress_is_current(root: Path) -> bool:
     path = root / PROGRESS_FILE
-    return path.is_file() and path.read_text(encoding="utf-8") == progress_markdown(root)
+    entries = all_entries(root)
+    return (
+        path.is_file()
+        and path.read_text(encoding="utf-8") == progress_markdown(root, entries)
+        and not stale_files(root, entries)
+    )

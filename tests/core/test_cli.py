@@ -104,26 +104,40 @@ def test_check_fails_on_bad_front_matter_and_names_the_problem(project, capsys):
     assert "first category must be a topic" in out
 
 
-def test_check_flags_an_out_of_date_progress_grid(project, capsys):
-    main(["new", "Day one", "--topic", "rl"])
+def test_check_flags_an_out_of_date_progress_grid(project, capsys, write_day):
+    write_day(project, 1, topic="rl")
     (project / PROGRESS_FILE).write_text("stale")
-    capsys.readouterr()
     assert main(["check"]) == 1
     assert f"{PROGRESS_FILE}: out of date" in capsys.readouterr().out
     assert main(["progress"]) == 0
-    assert "Day 1: Day one (rl)" in (project / PROGRESS_FILE).read_text()
+    assert "Day 1: Day 1 (rl)" in (project / PROGRESS_FILE).read_text()
 
 
-def test_status_counts_days_and_lists_stale_ones(project, capsys):
-    main(["new", "First", "--topic", "backprop"])
-    main(["new", "Second", "--topic", "rl"])
+def test_status_counts_written_days_and_lists_stale_ones(project, capsys, write_day):
+    write_day(project, 1, slug="first")
+    write_day(project, 2, slug="second", topic="rl", date=dt.date.today().isoformat())
     capsys.readouterr()
     assert main(["status"]) == 0
     out = capsys.readouterr().out
     assert "Days done: 2/100" in out
     assert "Current streak: 1 day(s)" in out
-    assert "Last day: 2 · Second" in out
-    assert "day 1 (day-001-first): has no outputs" in out
+    assert "Last day: 2 · Day 2" in out
+    assert "daily_logs/day-001-first/index.ipynb: has no outputs" in out
+
+
+def test_a_day_that_still_holds_the_template_is_not_done(project, capsys, write_day):
+    """Catches counting a freshly made (template-only) day as done in `status` and in the home page's grid."""
+    write_day(project, 1, slug="written")
+    assert main(["new", "Only the template", "--topic", "rl"]) == 0
+    capsys.readouterr()
+    assert main(["status"]) == 0
+    out = capsys.readouterr().out
+    assert "Days done: 1/100" in out
+    assert "In progress (template placeholders left, not counted as done): day 2" in out
+    assert "Last day: 1 · Day 1" in out
+    grid = (project / PROGRESS_FILE).read_text()
+    assert 'title="Day 1: Day 1 (backprop)"' in grid and "Day 2: Only the template" not in grid
+    assert "1/100 days" in grid
 
 
 def test_slugs_are_short_and_cut_between_words():

@@ -1,26 +1,19 @@
-"""Executing entries with nbclient: outputs and provenance recorded; a failing cell named with its file."""
+"""Executing entries with nbclient: outputs and provenance recorded; a failing cell named with its file; a failed
+run leaves the folder as it was; a re-run writes the same bytes."""
 
 import nbformat
 import pytest
-from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_raw_cell
+from nbformat.v4 import new_code_cell, new_markdown_cell, new_output
 
-from mechlearn.execute import CellFailure, run_entry
+from mechlearn.execute import CellFailure, normalise, run_entry
+from mechlearn.project import MechlearnError
 from mechlearn.provenance import METADATA_KEY, stale_reasons
 
-FRONT = "---\ntitle: T\ndate: 2026-01-02\nday: 1\ncategories: [backprop]\ndescription: D\n---"
 
-
-def write_entry(root, cells):
-    folder = root / "daily_logs" / "day-001-t"
-    folder.mkdir(parents=True)
-    path = folder / "index.ipynb"
-    nbformat.write(new_notebook(cells=[new_raw_cell(FRONT), *cells]), path)
-    return path
-
-
-def test_run_stores_outputs_and_provenance_in_place(tmp_path):
-    path = write_entry(
+def test_run_stores_outputs_and_provenance_in_place(tmp_path, write_day):
+    path = write_day(
         tmp_path,
+        1,
         [
             new_code_cell("from mechlearn.backprop import Value\nv = Value(3.0)\n(v * v).data"),
             new_code_cell("import os\nprint(os.path.basename(os.getcwd()))"),
@@ -29,20 +22,100 @@ def test_run_stores_outputs_and_provenance_in_place(tmp_path):
     run_entry(path, progress=False)
     nb = nbformat.read(path, 4)
     assert nb.cells[1].outputs[0]["data"]["text/plain"] == "9.0"
-    assert nb.cells[2].outputs[0]["text"].strip() == "day-001-t", "the kernel must start in the entry's folder"
+    assert nb.cells[2].outputs[0]["text"].strip() == "day-001-t", "the kernel must start in a folder of that name"
     assert "mechlearn.backprop.value" in nb.metadata[METADATA_KEY]["provenance"]["modules"]
     assert stale_reasons(nb) == []
 
 
-def test_a_failing_cell_is_named_and_the_notebook_left_untouched(tmp_path):
-    path = write_entry(
+def test_a_failing_cell_is_named_from_1_and_the_folder_left_untouched(tmp_path, write_day, folder_bytes):
+    """Catches 0-based cell numbers, and a failed run that still overwrites the figure the notebook saves."""
+    path = write_day(
         tmp_path,
-        [new_markdown_cell("text"), new_code_cell("x = 1"), new_code_cell("raise ValueError('boom at x')")],
+        1,
+        [
+            new_markdown_cell("text"),
+            new_code_cell("open('figure.png', 'wb').write(b'new figure')\nopen('new.json', 'w').write('{}')"),
+            new_code_cell("raise ValueError('boom at x')"),
+        ],
     )
-    before = path.read_bytes()
+    (path.parent / "figure.png").write_bytes(b"the committed figure")
+    before = folder_bytes(path.parent)
     with pytest.raises(CellFailure) as info:
         run_entry(path, progress=False)
-    err = info.value
-    assert (err.index, err.code_index, err.ename, err.evalue) == (3, 1, "ValueError", "boom at x")
-    assert "day-001-t/index.ipynb: cell 3 (code cell 1) raised ValueError: boom at x" in str(err)
-    assert path.read_bytes() == before
+    assert str(info.value) == (
+        f"{path}: cell 4 of 4 (code cell 2 of 2) raised ValueError: boom at x"
+    ), "cells are counted from 1, and the count says what it counts"
+    assert folder_bytes(path.parent) == before, "a failed run must leave the notebook and its files as they were"
+
+
+def test_a_successful_run_moves_the_files_it_wrote_back(tmp_path, write_day, folder_bytes):
+    path = write_day(tmp_path, 1, [new_code_cell("open('figure.png', 'wb').write(b'new figure')")])
+    (path.parent / "figure.png").write_bytes(b"old figure")
+    run_entry(path, progress=False)
+    assert (path.parent / "figure.png").read_bytes() == b"new figure"
+    assert sorted(folder_bytes(path.parent)) == ["figure.png", "index.ipynb"], "no temporary files left behind"
+
+
+def test_a_rerun_and_a_jupyterlab_save_leave_the_same_bytes(tmp_path, write_day):
+    """Catches volatile metadata written into the notebook: nbclient's and JupyterLab's per-cell timestamps,
+    the run's duration, widget state, stream output split differently by timing."""
+    path = write_day(tmp_path, 1, [new_code_cell("import sys, time\nprint('a')\nsys.stdout.flush()\nprint('b')")])
+    run_entry(path, progress=False)
+    committed = path.read_bytes()
+    nb = nbformat.read(path, 4)
+    assert "execution" not in nb.cells[1].metadata and "seconds" not in nb.metadata[METADATA_KEY]
+    assert [o.output_type for o in nb.cells[1].outputs] == ["stream"], "one stream, not one output per flush"
+    # What JupyterLab writes when the learner runs the cell by hand and saves.
+    nb.cells[1].metadata["execution"] = {"iopub.status.busy": "2030-01-01T00:00:00.000000Z"}
+    nb.cells[1].outputs = [new_output("stream", name="stdout", text="a\n"), new_output("stream", text="b\n")]
+    nb.metadata["widgets"] = {"application/vnd.jupyter.widget-state+json": {"state": {}, "version_major": 2}}
+    nbformat.write(nb, path)
+    run_entry(path, progress=False)
+    assert path.read_bytes() == committed
+
+
+def test_normalise_joins_stream_pieces_and_drops_widget_views():
+    view = {"application/vnd.jupyter.widget-view+json": {"model_id": "c0ffee"}, "text/plain": "100%|##| 3/3"}
+    nb = nbformat.v4.new_notebook(cells=[new_code_cell("x")])
+    nb.cells[0].outputs = [
+        new_output("stream", name="stdout", text="a"),
+        new_output("stream", name="stdout", text="b"),
+        new_output("stream", name="stderr", text="warn"),
+        new_output("display_data", data=view),
+        new_output("display_data", data={"application/vnd.jupyter.widget-view+json": {"model_id": "f00d"}}),
+    ]
+    outputs = normalise(nb).cells[0].outputs
+    assert [(o.output_type, o.get("text")) for o in outputs] == [
+        ("stream", "ab"),
+        ("stream", "warn"),
+        ("display_data", None),
+    ]
+    assert outputs[2].data == {"text/plain": "100%|##| 3/3"}, "the widget's text form stays, its random id goes"
+
+
+def test_a_cell_python_cannot_parse_is_named_before_anything_runs(tmp_path, write_day, folder_bytes):
+    path = write_day(tmp_path, 1, [new_code_cell("x = 1"), new_code_cell("%%bash\necho hi")])
+    before = folder_bytes(path.parent)
+    with pytest.raises(MechlearnError, match=r"index.ipynb: cell 3 of 3 \(code cell 2 of 2\): invalid syntax"):
+        run_entry(path, progress=False)
+    assert folder_bytes(path.parent) == before
+
+
+def test_a_folder_that_cannot_be_written_fails_before_the_run(tmp_path, write_day, monkeypatch, folder_bytes):
+    """Catches a long run whose results are then lost (or half written) because the folder is read-only."""
+    import tempfile
+
+    path = write_day(tmp_path, 1, [new_code_cell("raise SystemExit('must not run')")])
+    before = folder_bytes(path.parent)
+    real = tempfile.mkstemp
+
+    def read_only(*args, dir=None, **kwargs):
+        if dir is not None and str(dir).startswith(str(path.parent)):
+            raise PermissionError(13, "Permission denied")
+        return real(*args, dir=dir, **kwargs)
+
+    monkeypatch.setattr(tempfile, "mkstemp", read_only)
+    with pytest.raises(MechlearnError, match=r"day-001-t: cannot write here \(Permission denied\); nothing was run"):
+        run_entry(path, progress=False)
+    assert folder_bytes(path.parent) == before
+
