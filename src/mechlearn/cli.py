@@ -47,6 +47,8 @@ def cmd_run(args) -> int:
     start = time.perf_counter()
     for entry in tqdm(entries, desc="entries", unit="entry", disable=args.quiet):
         try:
+            if entry.problems:  # an unreadable notebook or bad front matter: `check` would fail it anyway
+                raise MechlearnError(f"{entry_name(root, entry)}: {'; '.join(entry.problems)} (not run)")
             seconds = run_entry(entry.path, progress=not args.quiet)
         except MechlearnError as e:
             failed += 1

@@ -160,8 +160,9 @@ def all_entries(root: Path) -> list[Entry]:
         try:
             entries.append(load_entry(folder))
         except MechlearnError as e:
-            m = ENTRY_DIR.match(folder.name)
-            entries.append(Entry(path=folder / "index.ipynb", day=int(m["day"]), slug=m["slug"], problems=[str(e)]))
+            m, path = ENTRY_DIR.match(folder.name), folder / "index.ipynb"
+            problem = str(e).removeprefix(f"{path}: ")  # the problem is reported beside the entry's name
+            entries.append(Entry(path=path, day=int(m["day"]), slug=m["slug"], problems=[problem]))
     return entries
 
 

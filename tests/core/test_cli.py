@@ -1,8 +1,10 @@
 """`mechlearn new/check/status/progress` as a learner uses them: happy paths, and bad input that loses nothing."""
 
 import datetime as dt
+import os
 import subprocess
 import sys
+from pathlib import Path
 
 import nbformat
 import pytest
@@ -157,3 +159,165 @@ def test_streak_counts_consecutive_days_ending_today_or_yesterday():
     assert streak(days(2, 3), d) == 0
     assert streak(days(0, 0, 1), d) == 2, "two entries on one date are one day"
     assert streak([], d) == 0
+
+
+BAD_DATE = "daily_logs/day-001-bad-date/index.ipynb"
+
+
+def plant_impossible_date(project, write_day):
+    path = write_day(project, 1, slug="bad-date")
+    path.write_text(path.read_text().replace("2026-01-02", "2026-02-31"))
+
+
+@pytest.mark.parametrize(
+    "args, code, stream",
+    [
+        (["check"], 1, "out"),
+        (["status"], 0, "out"),
+        (["progress"], 1, "err"),
+        (["new", "Next day", "--topic", "rl"], 0, "err"),
+    ],
+)
+def test_an_impossible_date_in_one_entry_is_one_line_naming_it(project, write_day, capsys, args, code, stream):
+    """Catches `date: 2026-02-31` crashing every command with YAML's ValueError (and `new` half done)."""
+    plant_impossible_date(project, write_day)
+    assert main(args) == code
+    captured = capsys.readouterr()
+    lines = [line for line in getattr(captured, stream).splitlines() if "impossible value" in line]
+    assert len(lines) == 1 and BAD_DATE in lines[0], f"one line naming the file, got: {captured}"
+    if args[0] == "new":
+        assert (project / "daily_logs/day-002-next-day/index.ipynb").is_file()
+        assert "Day 2: Next day" not in (project / PROGRESS_FILE).read_text(), "a template-only day is not done"
+
+
+def test_run_finishes_beside_an_entry_with_an_impossible_date(project, write_day, capsys):
+    plant_impossible_date(project, write_day)
+    good = write_day(project, 2, slug="good")
+    assert main(["run", "-q", str(good.parent)]) == 0
+    captured = capsys.readouterr()
+    assert "1 of 1 entries ran" in captured.out
+    assert nbformat.read(good, 4).cells[1].outputs, "the run's notebook was written"
+    assert f"{BAD_DATE}: left out of {PROGRESS_FILE}" in captured.err
+    assert 'title="Day 2: Day 2 (backprop)"' in (project / PROGRESS_FILE).read_text()
+
+
+def test_run_counts_what_ran_and_what_was_not_attempted(project, write_day, capsys):
+    """Catches "1 of 2 entries ran" when the first failed and the second was never tried (no -k)."""
+    write_day(project, 1, [nbformat.v4.new_code_cell("%%bash\necho not python")], slug="fails")
+    write_day(project, 2, slug="skipped")
+    assert main(["run", "-q"]) == 1
+    captured = capsys.readouterr()
+    assert "0 of 2 entries ran" in captured.out and "1 failed; 1 not attempted after the failure" in captured.out
+    assert "FAILED daily_logs/day-001-fails/index.ipynb: cell 2 of 2 (code cell 1 of 1): invalid syntax" in (
+        captured.err
+    )
+
+
+def test_progress_names_each_unreadable_entry_and_fails(project, write_day, capsys):
+    """Catches `progress` silently dropping an unreadable entry from the grid and exiting 0."""
+    write_day(project, 1, slug="good")
+    (project / "daily_logs/day-002-corrupt").mkdir()
+    (project / "daily_logs/day-002-corrupt/index.ipynb").write_text("{not json")
+    (project / "daily_logs/day-003-empty").mkdir()
+    assert main(["progress"]) == 1
+    err = capsys.readouterr().err.splitlines()
+    assert err[0].startswith("daily_logs/day-002-corrupt/index.ipynb: ") and "not a readable notebook" in err[0]
+    assert err[1].startswith("daily_logs/day-003-empty/index.ipynb: ") and "no such entry" in err[1]
+    assert err[2].startswith("progress: 2 entries could not be read and are left out of the grid")
+    assert len(err) == 3
+    assert 'title="Day 1: Day 1 (backprop)"' in (project / PROGRESS_FILE).read_text(), "the good days still show"
+
+
+@pytest.mark.parametrize("make", ["missing", "not a project"])
+def test_mechlearn_root_must_be_a_project(tmp_path, monkeypatch, capsys, make):
+    """Catches `new` creating a project wherever MECHLEARN_ROOT points."""
+    root = tmp_path / "elsewhere"
+    if make == "not a project":
+        root.mkdir()
+    monkeypatch.setenv("MECHLEARN_ROOT", str(root))
+    monkeypatch.chdir(tmp_path)
+    assert main(["new", "A day", "--topic", "rl"]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and f"MECHLEARN_ROOT={root} is not a" in err
+    assert sorted(tmp_path.rglob("*")) == ([root] if make == "not a project" else [])
+
+
+def test_new_writes_the_whole_day_or_nothing(project, monkeypatch, capsys):
+    """Catches a day folder left behind (empty, or with a partial notebook) when writing the notebook fails."""
+    import mechlearn.new
+
+    def disk_full(path, data):
+        Path(path).write_text(data[:100])
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(mechlearn.new, "write_atomic", disk_full)
+    assert main(["new", "A day", "--topic", "rl"]) == 1
+    assert "No space left on device" in capsys.readouterr().err
+    assert list((project / "daily_logs").iterdir()) == []
+
+
+def test_progress_is_written_whole_or_not_at_all(project, write_day, monkeypatch, capsys):
+    write_day(project, 1)
+    (project / PROGRESS_FILE).write_text("the old grid")
+
+    real_replace = os.replace
+
+    def replace_fails(src, dst):
+        if str(dst).endswith(PROGRESS_FILE):
+            raise OSError(5, "Input/output error")
+        real_replace(src, dst)
+
+    monkeypatch.setattr(os, "replace", replace_fails)
+    assert main(["progress"]) == 1
+    assert "cannot write _progress.md (Input/output error)" in capsys.readouterr().err
+    assert (project / PROGRESS_FILE).read_text() == "the old grid"
+    assert not list(project.glob(".*.tmp")), "no temporary file left behind"
+
+
+def test_new_in_a_folder_that_cannot_be_written_is_one_line(project, monkeypatch, capsys):
+    import tempfile
+
+    def read_only(*args, **kwargs):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(tempfile, "mkdtemp", read_only)
+    assert main(["new", "A day", "--topic", "rl"]) == 1
+    err = capsys.readouterr().err
+    assert err == "mechlearn: error: cannot write in daily_logs/ (Permission denied); nothing was written\n"
+
+
+@pytest.mark.parametrize(
+    "make, args, message",
+    [
+        (None, ["run", "daily_logs/day-009-nope"], "daily_logs/day-009-nope: no such file or folder"),
+        (None, ["run", "README.md"], "README.md: not a daily entry"),
+        ("corrupt", ["run", "daily_logs/day-001-x"], "day-001-x/index.ipynb: not a readable notebook"),
+        ("corrupt", ["check"], "daily_logs/day-001-x/index.ipynb: not a readable notebook (NotJSONError"),
+        ("no cells", ["check"], "day-001-x/index.ipynb: front matter missing: the notebook has no cells"),
+        ("no cells", ["run", "daily_logs/day-001-x"], "index.ipynb: front matter missing: the notebook has no cells"),
+    ],
+)
+def test_bad_paths_and_notebooks_are_one_line_without_a_traceback(project, make, args, message):
+    (project / "README.md").write_text("hi")
+    if make:
+        (project / "daily_logs/day-001-x").mkdir()
+        nb = "{not json" if make == "corrupt" else nbformat.writes(nbformat.v4.new_notebook())
+        (project / "daily_logs/day-001-x/index.ipynb").write_text(nb)
+    code, out, err = run_cli(*args, cwd=project)
+    assert code == 1 and "Traceback" not in err
+    lines = [line for line in (out + err).splitlines() if message in line]
+    assert len(lines) == 1, f"expected one line with {message!r}, got: {out + err!r}"
+
+
+def test_each_command_has_a_description_and_the_version_is_the_distributions(capsys):
+    from importlib.metadata import version
+
+    from mechlearn.cli import build_parser
+
+    sub = next(a for a in build_parser()._actions if a.dest == "command")
+    for name, parser in sub.choices.items():
+        assert parser.description and len(parser.description) > 40, f"`mechlearn {name} --help` has no description"
+    with pytest.raises(SystemExit) as info:
+        main(["--version"])
+    assert info.value.code == 0
+    assert capsys.readouterr().out == f"mechlearn {version('arena-mechanistic-learning')}\n"
