@@ -151,6 +151,27 @@ def test_slugs_are_short_and_cut_between_words():
     assert slugify("x" * 80) == "x" * 48
 
 
+@pytest.mark.parametrize(
+    "title, slug",
+    [
+        ("Über Adam", "uber-adam"),  # not "ber-adam": accents are dropped, the letter kept
+        ("Crème brûlée: SGD", "creme-brulee-sgd"),
+        ("Straße und Ærø", "strasse-und-aero"),
+        ("ＧＰＴ－２ ｗｅｉｇｈｔｓ", "gpt-2-weights"),  # full-width forms are ordinary letters
+        ("注意力机制", "注意力机制"),  # no Latin letters: the title's own letters, not a refusal
+        ("Обратное распространение", "обратное-распространение"),
+        ("注意力 2", "注意力-2"),
+    ],
+)
+def test_slugs_keep_letters_beyond_ascii_and_new_makes_an_entry_of_them(project, title, slug):
+    from mechlearn.new import slugify
+
+    assert slugify(title) == slug
+    assert main(["new", title, "--topic", "interp"]) == 0
+    entry = load_entry(project / f"daily_logs/day-001-{slug}")  # the folder-name pattern accepts what new writes
+    assert (entry.slug, entry.front["title"], entry.problems) == (slug, title, [])
+
+
 def test_streak_counts_consecutive_days_ending_today_or_yesterday():
     d = dt.date(2026, 3, 10)
     days = lambda *offsets: [d - dt.timedelta(days=o) for o in offsets]
