@@ -2,20 +2,34 @@
 PYTHON ?= python3
 VENV   ?= .venv
 BIN     = $(VENV)/bin
-# The CPU build of torch that lies on our build machines. Elsewhere, override it, e.g.
-#   make test TORCH_SPEC="torch"   (or install the torch build for your platform into .venv first)
-TORCH_SPEC ?= torch==2.13.0
+# torch comes first, alone: the one large download. On our build machines the package index carries the CPU build
+# of torch 2.13.0, so the default works there. Elsewhere `torch==2.13.0` from PyPI is, on Linux, the CUDA build
+# (several GB); for the CPU build name PyTorch's CPU index:
+#   make install TORCH_INDEX=https://download.pytorch.org/whl/cpu
+# TORCH_SPEC picks another version (any torch>=2.4); PIP_ARGS goes to every pip call (e.g. a proxy or a mirror).
+# A torch already installed in .venv that satisfies TORCH_SPEC is kept.
+TORCH_SPEC  ?= torch==2.13.0
+TORCH_INDEX ?=
+PIP_ARGS    ?=
+PIP          = $(BIN)/python -m pip install --quiet $(PIP_ARGS)
+# The Python the environment is (or will be) made with: the existing .venv's, else $(PYTHON).
+VENV_PYTHON  = $(if $(wildcard $(BIN)/python),$(BIN)/python,$(PYTHON))
 
 .PHONY: install test unit entries check site preview lint clean
 
 install: $(BIN)/mechlearn
 
 $(BIN)/mechlearn: pyproject.toml
-	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet "$(TORCH_SPEC)"
-	$(BIN)/python -m pip install --quiet -e ".[dev]"
-	touch $@
+	@$(VENV_PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "make install: Python >= 3.11 needed, $(VENV_PYTHON) is " + sys.version.split()[0] + "; nothing was installed (choose one: make install PYTHON=python3.12)")'
+	@test -x $(BIN)/python || { echo "==> creating $(VENV)/ with $(PYTHON)"; $(PYTHON) -m venv $(VENV); }
+	@echo "==> upgrading pip in $(VENV)/"
+	@$(PIP) --upgrade pip
+	@echo "==> installing $(TORCH_SPEC) from $(or $(TORCH_INDEX),the default package index) (the largest download)"
+	@$(PIP) $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX)) "$(TORCH_SPEC)"
+	@echo "==> installing this project, editable, with its dev extras (numpy, TransformerLens, Jupyter, pytest, ruff, ...)"
+	@$(PIP) -e ".[dev]"
+	@touch $@
+	@echo "==> done: $$($(BIN)/mechlearn --version) in $(VENV)/"
 
 test: install lint unit entries check
 
@@ -24,7 +38,7 @@ unit: install
 
 # Every daily entry, executed in a fresh kernel, two at a time (one per core); prints each entry's time.
 entries: install
-	$(BIN)/pytest -m entries -n 2 --durations=0
+	$(BIN)/pytest -m entries -n 2 --durations=10
 
 check: install
 	$(BIN)/mechlearn check

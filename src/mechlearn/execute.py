@@ -195,6 +195,9 @@ def execute_notebook(path: Path, workdir: Path | None = None, progress: bool = T
         _execute_in_thread(client, stderr=subprocess.DEVNULL)
     except (CellExecutionError, CellTimeoutError, DeadKernelError) as e:
         raise _failed_cell(nb, path, e) from None
+    except Exception as e:  # the kernel would not start or answer: nothing the learner wrote, but still one line
+        first_line = (str(e).strip().splitlines() or [""])[0]
+        raise MechlearnError(f"{display_path(path)}: the kernel failed ({type(e).__name__}: {first_line})") from None
     finally:
         bar.close()
     normalise(nb)

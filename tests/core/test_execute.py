@@ -119,3 +119,20 @@ def test_a_folder_that_cannot_be_written_fails_before_the_run(tmp_path, write_da
         run_entry(path, progress=False)
     assert folder_bytes(path.parent) == before
 
+
+
+def test_a_kernel_that_cannot_start_is_one_line(tmp_path, write_day, monkeypatch, folder_bytes):
+    import mechlearn.execute
+
+    path = write_day(tmp_path, 1)
+    before = folder_bytes(path.parent)
+    from jupyter_client.kernelspec import NoSuchKernel
+
+    def no_kernel(self, name):
+        raise NoSuchKernel(name)
+
+    monkeypatch.setattr(mechlearn.execute._ThisPythonKernels, "get_kernel_spec", no_kernel)
+    with pytest.raises(MechlearnError) as info:
+        run_entry(path, progress=False)
+    assert str(info.value).startswith(f"{path}: the kernel failed (NoSuchKernel: ") and "\n" not in str(info.value)
+    assert folder_bytes(path.parent) == before
