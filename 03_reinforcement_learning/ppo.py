@@ -124,6 +124,38 @@ def clipped_surrogate(
     return torch.min(ratio * advantages, torch.clamp(ratio, 1 - clip_coef, 1 + clip_coef) * advantages)
 
 
+def ppo_loss(
+    ratio: Float[Tensor, " mb"],
+    entropy: Float[Tensor, " mb"],
+    newvalue: Float[Tensor, " mb"],
+    mb_advantages: Float[Tensor, " mb"],
+    mb_returns: Float[Tensor, " mb"],
+    mb_values: Float[Tensor, " mb"],
+    args: PPOArgs,
+) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    """The loss one minibatch step minimises, and its parts (policy loss, value loss, mean entropy):
+    $L = -L^{CLIP} + c_v L^{V} - c_e H[\pi]$, so a positive `ent_coef` rewards entropy (keeps exploring).
+
+    $L^V = \tfrac12 \max\bigl((V - R)^2, (V_{old} + \mathrm{clip}(V - V_{old}, \pm\epsilon) - R)^2\bigr)$ with
+    `clip_vloss` (pessimistic, like the policy term), else $\tfrac12 (V - R)^2$; $R$ are the GAE returns.
+    """
+    if args.norm_adv:
+        mb_advantages = (mb_advantages - mb_advantages.mean()) / (mb_advantages.std() + 1e-8)
+    pg_loss = -clipped_surrogate(ratio, mb_advantages, args.clip_coef).mean()
+
+    if args.clip_vloss:
+        v_loss_unclipped = (newvalue - mb_returns) ** 2
+        v_clipped = mb_values + torch.clamp(newvalue - mb_values, -args.clip_coef, args.clip_coef)
+        v_loss_clipped = (v_clipped - mb_returns) ** 2
+        v_loss = 0.5 * torch.max(v_loss_unclipped, v_loss_clipped).mean()
+    else:
+        v_loss = 0.5 * ((newvalue - mb_returns) ** 2).mean()
+
+    entropy_loss = entropy.mean()
+    loss = pg_loss - args.ent_coef * entropy_loss + v_loss * args.vf_coef
+    return loss, pg_loss, v_loss, entropy_loss
+
+
 def kl_estimators(logratio: Float[Tensor, " batch"]) -> tuple[Tensor, Tensor]:
     """Two estimators of KL(pi_old || pi_new) from samples a ~ pi_old, with $r = \\pi_{new}/\\pi_{old}$
     (Schulman, "Approximating KL divergence"): k1 = E[-log r] (unbiased, can go negative) and
@@ -235,24 +267,9 @@ def train_ppo(args: PPOArgs, progress: bool = False) -> tuple[Agent, dict]:
                     old_approx_kl, approx_kl = kl_estimators(logratio)
                     clipfracs.append(((ratio - 1.0).abs() > args.clip_coef).float().mean().item())
 
-                mb_advantages = b_advantages[mb_inds]
-                if args.norm_adv:
-                    mb_advantages = (mb_advantages - mb_advantages.mean()) / (mb_advantages.std() + 1e-8)
-                pg_loss = -clipped_surrogate(ratio, mb_advantages, args.clip_coef).mean()
-
-                # value loss: max of the unclipped and clipped squared errors (pessimistic, like the policy)
-                if args.clip_vloss:
-                    v_loss_unclipped = (newvalue - b_returns[mb_inds]) ** 2
-                    v_clipped = b_values[mb_inds] + torch.clamp(
-                        newvalue - b_values[mb_inds], -args.clip_coef, args.clip_coef
-                    )
-                    v_loss_clipped = (v_clipped - b_returns[mb_inds]) ** 2
-                    v_loss = 0.5 * torch.max(v_loss_unclipped, v_loss_clipped).mean()
-                else:
-                    v_loss = 0.5 * ((newvalue - b_returns[mb_inds]) ** 2).mean()
-
-                entropy_loss = entropy.mean()
-                loss = pg_loss - args.ent_coef * entropy_loss + v_loss * args.vf_coef
+                loss, pg_loss, v_loss, entropy_loss = ppo_loss(
+                    ratio, entropy, newvalue, b_advantages[mb_inds], b_returns[mb_inds], b_values[mb_inds], args
+                )
 
                 optimizer.zero_grad()
                 loss.backward()

@@ -356,3 +356,24 @@ def test_pow_with_a_numpy_float64_exponent_keeps_float32():
 def test_pow_rejects_a_tensor_exponent():
     with pytest.raises(TypeError, match="constant exponent"):
         Tensor(np.ones(2)) ** Tensor(np.ones(2))
+
+
+@pytest.mark.parametrize(
+    "axis, keepdims", [(None, False), (0, False), (-1, True), ((0, 2), False), ((1, 2), True), (None, True)]
+)
+def test_max_splits_the_gradient_equally_among_ties_like_torch_amax(axis, keepdims):
+    """Entries drawn from {0, 1, 2} tie often. torch.amax (and the global torch.max) give each of m tied maxima
+    1/m of the adjoint; a backward that sends it all to the first argmax, or all of it to every winner, fails."""
+    a = np.random.default_rng(2).integers(0, 3, size=(3, 4, 5)).astype(np.float64)
+    x, t = Tensor(a, requires_grad=True), torch.tensor(a, requires_grad=True)
+    dim = tuple(range(3)) if axis is None else axis
+    out, t_out = x.max(axis, keepdims=keepdims), t.amax(dim=dim, keepdim=keepdims)
+    w = np.random.default_rng(3).normal(size=out.shape)
+    (out * w).sum().backward()
+    (t_out * torch.tensor(w)).sum().backward()
+    assert (x.grad > 0).sum() + (x.grad < 0).sum() > out.size, "no ties in this draw: the test checks nothing"
+    np.testing.assert_allclose(x.grad, t.grad.numpy(), rtol=0, atol=1e-12, err_msg="ties split unlike torch.amax")
+    if axis is None:
+        t2 = torch.tensor(a, requires_grad=True)
+        t2.max().backward()  # the global max without dim splits ties evenly too
+        np.testing.assert_allclose(x.grad / w.sum(), t2.grad.numpy(), rtol=0, atol=1e-12)

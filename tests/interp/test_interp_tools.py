@@ -81,6 +81,31 @@ def test_mean_ablation_with_one_sequence_changes_nothing():
     assert torch.allclose(loss, clean, atol=1e-6), "mean of one sequence is itself: mean ablation must be a no-op"
 
 
+@pytest.mark.parametrize("layer, head", [(1, 2), (1, 0), (0, 3)])
+def test_mean_ablation_subtracts_the_heads_deviation_from_its_batch_mean(layer, head):
+    """Independent route: mean-ablating head h of layer l changes attn_out by -(z_h - E_batch z_h) W_O^h, so
+    patch `hook_attn_out` by that amount (means and z from the clean run) and compare losses. Catches replacing
+    with another layer's mean (e.g. always layer 0's), a mean over positions instead of the batch, or a mean taken
+    from an ablated run."""
+    model = tiny_model()
+    tokens = torch.randint(0, 11, (6, 9), generator=torch.Generator().manual_seed(7))
+    loss, _ = run_ablated(model, tokens, ablation_hooks(layer, head, "mean", head_means(model, tokens)), seq_len=4)
+    with torch.no_grad():
+        _, cache = model.run_with_cache(tokens)
+        z = cache["z", layer][:, :, head]  # (batch, pos, d_head)
+        shift = torch.einsum("b p d, d m -> b p m", z - z.mean(0), model.W_O[layer, head])
+
+        def subtract(attn_out, hook):
+            return attn_out - shift
+
+        reference = model.run_with_hooks(
+            tokens, return_type="loss", loss_per_token=True, fwd_hooks=[(f"blocks.{layer}.hook_attn_out", subtract)]
+        ).mean(0)
+        clean = model(tokens, return_type="loss", loss_per_token=True).mean(0)
+    assert not torch.allclose(reference, clean, atol=1e-3), "the head barely matters here: the test checks nothing"
+    assert torch.allclose(loss, reference, atol=1e-5), f"mean ablation of L{layer}H{head} is not z -> E_batch[z]"
+
+
 @pytest.mark.parametrize("attn_only", [True, False])
 def test_patching_recovers_known_fractions(attn_only):
     model = tiny_model(attn_only)
@@ -152,6 +177,18 @@ def test_probe_matches_sklearn_and_shuffled_labels_are_at_chance():
     assert abs(raw - ours.test_accuracy) < 1e-6, "folding the standardisation into (W, b) changed the probe"
     shuffled = y[torch.randperm(2000, generator=g)]
     assert train_probe(x, shuffled, 3).test_accuracy < chance_accuracy(shuffled) + 0.05, "probe memorises noise"
+
+
+def test_probe_accuracy_is_measured_on_held_out_examples():
+    """200 examples in 120 dimensions with random labels: a linear probe fits its 100 training examples (train
+    accuracy 1) but cannot predict the 100 it never saw (test accuracy near chance, 1/2, standard deviation 0.05).
+    A probe that reported its training accuracy, or trained on the test examples too, would report near 1 here."""
+    g = torch.Generator().manual_seed(8)
+    x = torch.randn(200, 120, generator=g)
+    y = torch.randint(0, 2, (200,), generator=g)
+    result = train_probe(x, y, 2, test_fraction=0.5, l2=1e-6, seed=0)
+    assert result.train_accuracy > 0.95, f"train accuracy {result.train_accuracy:.2f}: the probe did not fit"
+    assert abs(result.test_accuracy - 0.5) < 0.2, f"test accuracy {result.test_accuracy:.2f} on random labels"
 
 
 def test_transformer_lens_fold_ln_changes_this_models_outputs():

@@ -3,7 +3,8 @@
 import numpy as np
 import pytest
 import torch
-from mechlearn.rl.ppo import clipped_surrogate, explained_variance, kl_estimators
+from mechlearn.rl import probes  # noqa: F401  (registers the probe environments)
+from mechlearn.rl.ppo import PPOArgs, clipped_surrogate, explained_variance, kl_estimators, ppo_loss, train_ppo
 from torch.distributions import Categorical, kl_divergence
 
 
@@ -60,3 +61,51 @@ def test_explained_variance_by_hand():
     assert explained_variance(np.full(4, 2.5), y) == pytest.approx(0.0), "a constant predictor explains nothing"
     # residual [0.5, -0.5, 0.5, -0.5] has variance 0.25; Var y = 1.25 -> 1 - 0.2 = 0.8
     assert explained_variance(y - np.array([0.5, -0.5, 0.5, -0.5]), y) == pytest.approx(0.8)
+
+
+def _t(*values):
+    return torch.tensor(values, dtype=torch.float64)
+
+
+def test_ppo_loss_subtracts_the_entropy_bonus():
+    """Every other test runs with ent_coef = 0. Here ratio 1 and advantages (1, -1) give a policy loss of 0; values
+    equal to the old ones (no clipping) and returns 0 give L^V = 0.5 mean(1, 4) = 1.25; mean entropy 0.6. So
+    L = 0 + 0.5 * 1.25 - 0.1 * 0.6 = 0.565 (a bonus with the wrong sign gives 0.685)."""
+    args = PPOArgs(ent_coef=0.1, vf_coef=0.5, norm_adv=False)
+    entropy = _t(0.5, 0.7).requires_grad_()
+    loss, pg, v, H = ppo_loss(_t(1.0, 1.0), entropy, _t(1.0, 2.0), _t(1.0, -1.0), _t(0.0, 0.0), _t(1.0, 2.0), args)
+    assert (pg.item(), v.item(), H.item()) == pytest.approx((0.0, 1.25, 0.6))
+    assert loss.item() == pytest.approx(0.565), "the entropy bonus has the wrong sign or scale"
+    loss.backward()
+    assert entropy.grad.tolist() == pytest.approx([-0.05, -0.05]), "minimising L must push entropy up"
+
+
+def test_ppo_value_loss_clipping_by_hand():
+    """V_old = 1, V = 2, R = 3, eps = 0.2: unclipped (2 - 3)^2 = 1; clipped V_old + 0.2 = 1.2 gives
+    (1.2 - 3)^2 = 3.24; the pessimistic max -> L^V = 0.5 * 3.24 = 1.62. Unclipped value loss: 0.5 * 1 = 0.5.
+    With R = 1.5 instead, max(0.25, 0.09) -> 0.125 (a min would give 0.045)."""
+    new, old = _t(2.0), _t(1.0)
+    clipped = PPOArgs(clip_coef=0.2, norm_adv=False)
+    assert ppo_loss(_t(1.0), _t(0.0), new, _t(0.0), _t(3.0), old, clipped)[2].item() == pytest.approx(1.62)
+    assert ppo_loss(_t(1.0), _t(0.0), new, _t(0.0), _t(1.5), old, clipped)[2].item() == pytest.approx(0.125)
+    plain = PPOArgs(clip_vloss=False, norm_adv=False)
+    assert ppo_loss(_t(1.0), _t(0.0), new, _t(0.0), _t(3.0), old, plain)[2].item() == pytest.approx(0.5)
+    # vf_coef scales it into the total: 0.5 * 1.62
+    assert ppo_loss(_t(1.0), _t(0.0), new, _t(0.0), _t(3.0), old, clipped)[0].item() == pytest.approx(0.81)
+
+
+def test_ppo_loss_normalises_advantages_per_minibatch():
+    """Advantages (1, 3) normalise to (-1, 1) / sqrt(2) (unbiased std sqrt(2)); with ratios (1.1, 1):
+    L^CLIP = mean(1.1 * -0.70711, 0.70711) = -0.035355, so the policy loss is +0.035355."""
+    pg = ppo_loss(_t(1.1, 1.0), _t(0.0, 0.0), _t(0.0, 0.0), _t(1.0, 3.0), _t(0.0, 0.0), _t(0.0, 0.0), PPOArgs())[1]
+    assert pg.item() == pytest.approx(0.1 / 2**0.5 / 2, abs=1e-7), "advantages not normalised (or not per batch)"
+
+
+def test_positive_entropy_coefficient_keeps_the_policy_more_random():
+    """Probe 4 rewards action 1, so the policy sharpens; a positive ent_coef must slow that (entropy after 512 steps
+    0.48 with ent_coef = 0.2 vs 0.36 with 0), a negative one speed it up (0.25)."""
+    entropy = {}
+    for c in (-0.2, 0.0, 0.2):
+        _, log = train_ppo(PPOArgs(env_id="mechlearn/Probe4-v0", total_timesteps=512, ent_coef=c, seed=0))
+        entropy[c] = log["iterations"][-1]["entropy"]
+    assert entropy[0.2] > entropy[0.0] + 0.05 > entropy[-0.2] + 0.1, f"entropy by ent_coef: {entropy}"

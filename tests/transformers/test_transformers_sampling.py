@@ -78,6 +78,23 @@ def test_top_k_mask_and_frequency_penalty_by_hand():
     assert penalised.tolist() == [[0.0, 2.0, 0.5, 2.0]], "penalty should be 0.5 x count of each token"
 
 
+def test_top_k_keeps_exactly_k_tokens_when_logits_tie():
+    """Four tokens tie at the 2nd-largest logit. Ours keeps exactly k, the ones `torch.topk` returns, so
+    `top_k=2` never samples from more than 2 tokens. A threshold mask (`logits >= k-th largest`) keeps all tied
+    tokens, 5 here: that is what TransformerLens' `sample_logits` and Hugging Face's `TopKLogitsWarper` do
+    (`logits < topk(...).values[..., -1]` is removed), so they may sample from more than k tokens on ties."""
+    logits = torch.tensor([[0.0, 2.0, 1.0, 1.0, -1.0, 1.0, 1.0], [5.0, 5.0, 5.0, 5.0, 5.0, 5.0, 5.0]])
+    for k in (1, 2, 3):
+        keep = top_k_mask(logits, k)
+        assert keep.sum(-1).tolist() == [k, k], f"top_k={k} kept {keep.sum(-1).tolist()} tokens on tied logits"
+        expected = torch.zeros_like(keep).scatter_(1, logits.topk(k, dim=-1).indices, True)
+        assert torch.equal(keep, expected), "kept tokens are not torch.topk's"
+    threshold = logits >= logits.topk(2, dim=-1).values[:, -1:]  # TransformerLens/HF: every token tied with the k-th
+    assert threshold.sum(-1).tolist() == [5, 7] and (top_k_mask(logits, 2) <= threshold).all()
+    draws = sample_next(logits[:1].expand(2000, 7), top_k=2, generator=torch.Generator().manual_seed(0))
+    assert len(draws.unique()) == 2, "top_k=2 sampled from more than 2 tokens"
+
+
 def test_sampling_follows_the_softmax():
     logits = torch.tensor([[0.0, 1.0, 2.0]])
     draws = sample_next(logits.expand(20000, 3), generator=torch.Generator().manual_seed(0))
