@@ -10,7 +10,7 @@ from pathlib import Path
 import nbformat
 import yaml
 
-from mechlearn.project import TOPICS, TOTAL_DAYS, MechlearnError
+from mechlearn.project import TOPICS, TOTAL_DAYS, MechlearnError, display_path
 from mechlearn.provenance import imported_modules
 
 # The slug is lower-case words joined by hyphens: ASCII, or the title's own letters when it has no Latin ones
@@ -49,10 +49,14 @@ class Entry:
 def read_notebook(path: Path) -> nbformat.NotebookNode:
     """Read a notebook, turning any parse failure into a one-line error that names the file."""
     try:
-        return nbformat.read(path, as_version=4)
+        nb = nbformat.read(path, as_version=4)
+        nbformat.validate(nb)  # `read` lets through e.g. a cell whose source is a number, which breaks us later
+        return nb
     except Exception as e:  # nbformat raises several kinds (JSON, validation, missing keys, OS errors)
         detail = (str(e).strip().splitlines() or [""])[0]  # a validation error runs to dozens of lines
-        raise MechlearnError(f"{path}: not a readable notebook ({type(e).__name__}: {detail})") from None
+        if where := "/".join(map(str, getattr(e, "absolute_path", []))):
+            detail += f" at {where}"
+        raise MechlearnError(f"{display_path(path)}: not a readable notebook ({type(e).__name__}: {detail})") from None
 
 
 def cell_label(nb: nbformat.NotebookNode, index: int) -> str:
@@ -115,14 +119,15 @@ def validate_front_matter(front: dict, day: int | None = None) -> list[str]:
 def load_entry(path: Path) -> Entry:
     path = Path(path)
     if not path.exists():
-        raise MechlearnError(f"{path}: no such file or folder")
+        raise MechlearnError(f"{display_path(path)}: no such file or folder")
     if path.is_dir():
         path = path / "index.ipynb"
     m = ENTRY_DIR.match(path.parent.name)
     if path.name != "index.ipynb" or not m:
-        raise MechlearnError(f"{path}: not a daily entry (expected daily_logs/day-NNN-<slug>/index.ipynb)")
+        expected = "expected daily_logs/day-NNN-<slug>/index.ipynb"
+        raise MechlearnError(f"{display_path(path)}: not a daily entry ({expected})")
     if not path.is_file():
-        raise MechlearnError(f"{path}: no such entry (the folder holds no index.ipynb)")
+        raise MechlearnError(f"{display_path(path)}: no such entry (the folder holds no index.ipynb)")
     nb = read_notebook(path)
     front, problems = parse_front_matter(nb)
     return Entry(
@@ -161,7 +166,7 @@ def all_entries(root: Path) -> list[Entry]:
             entries.append(load_entry(folder))
         except MechlearnError as e:
             m, path = ENTRY_DIR.match(folder.name), folder / "index.ipynb"
-            problem = str(e).removeprefix(f"{path}: ")  # the problem is reported beside the entry's name
+            problem = str(e).removeprefix(f"{display_path(path)}: ")  # reported beside the entry's name anyway
             entries.append(Entry(path=path, day=int(m["day"]), slug=m["slug"], problems=[problem]))
     return entries
 

@@ -1,6 +1,7 @@
 """`mechlearn new/check/status/progress` as a learner uses them: happy paths, and bad input that loses nothing."""
 
 import datetime as dt
+import json
 import os
 import subprocess
 import sys
@@ -316,18 +317,28 @@ def test_new_in_a_folder_that_cannot_be_written_is_one_line(project, monkeypatch
         ("corrupt", ["check"], "daily_logs/day-001-x/index.ipynb: not a readable notebook (NotJSONError"),
         ("no cells", ["check"], "day-001-x/index.ipynb: front matter missing: the notebook has no cells"),
         ("no cells", ["run", "daily_logs/day-001-x"], "index.ipynb: front matter missing: the notebook has no cells"),
+        ("source 3", ["check"], "not a readable notebook (NotebookValidationError: 3 is not valid under any of"),
+        ("source 3", ["status"], "at cells/0/source"),
     ],
 )
 def test_bad_paths_and_notebooks_are_one_line_without_a_traceback(project, make, args, message):
     (project / "README.md").write_text("hi")
     if make:
         (project / "daily_logs/day-001-x").mkdir()
-        nb = "{not json" if make == "corrupt" else nbformat.writes(nbformat.v4.new_notebook())
+        nb = {
+            "corrupt": "{not json",
+            "no cells": nbformat.writes(nbformat.v4.new_notebook()),
+            # valid JSON that nbformat.read accepts, with a cell whose source is a number
+            "source 3": json.dumps({**nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("x")]), "cells": [
+                {"cell_type": "code", "source": 3, "metadata": {}, "outputs": [], "execution_count": None, "id": "a"}
+            ]}),
+        }[make]
         (project / "daily_logs/day-001-x/index.ipynb").write_text(nb)
     code, out, err = run_cli(*args, cwd=project)
-    assert code == 1 and "Traceback" not in err
+    assert code == (0 if args[0] == "status" else 1) and "Traceback" not in err
     lines = [line for line in (out + err).splitlines() if message in line]
     assert len(lines) == 1, f"expected one line with {message!r}, got: {out + err!r}"
+    assert str(project) not in out + err, "files are named as the learner typed them, relative to where they are"
 
 
 def test_each_command_has_a_description_and_the_version_is_the_distributions(capsys):
