@@ -15,7 +15,7 @@ PIP          = $(BIN)/python -m pip install --quiet $(PIP_ARGS)
 # The Python the environment is (or will be) made with: the existing .venv's, else $(PYTHON).
 VENV_PYTHON  = $(if $(wildcard $(BIN)/python),$(BIN)/python,$(PYTHON))
 
-.PHONY: install test unit entries check site preview lint clean
+.PHONY: install test unit entries check site check-site screenshots preview lint clean
 
 install: $(BIN)/mechlearn
 
@@ -49,15 +49,25 @@ lint: install
 # The website: Quarto comes from `pip install quarto-cli` (into .venv) or a system install (quarto.org).
 # .venv/bin goes first on PATH so the pre-render step (`python -m mechlearn progress`) finds the package.
 QUARTO = $(firstword $(wildcard $(BIN)/quarto) $(shell command -v quarto 2>/dev/null))
+NO_QUARTO = Quarto not found: run '$(BIN)/pip install quarto-cli' or install it from quarto.org
 
+# Renders into _site/, logging to _site-check/ what the site check needs (Quarto's output, time, tree changes).
 site: install
-	@test -n "$(QUARTO)" || { echo "Quarto not found: run '$(BIN)/pip install quarto-cli' or install it from quarto.org" >&2; exit 1; }
+	@test -n "$(QUARTO)" || { echo "$(NO_QUARTO)" >&2; exit 1; }
 	$(BIN)/mechlearn progress
-	PATH="$(abspath $(BIN)):$$PATH" $(QUARTO) render
+	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python -m mechlearn.sitecheck render --quarto "$(QUARTO)"
+
+# The rendered site as a reader gets it: fails on any finding (see src/mechlearn/sitecheck.py). Run `make site` first.
+check-site: install
+	$(BIN)/python -m mechlearn.sitecheck check
+
+# Headless Chromium, network off: screenshots into _site-check/screenshots/ (look at them), no raw TeX.
+screenshots: install
+	$(BIN)/python -m mechlearn.sitecheck screenshots
 
 preview: install
-	@test -n "$(QUARTO)" || { echo "Quarto not found: run '$(BIN)/pip install quarto-cli' or install it from quarto.org" >&2; exit 1; }
+	@test -n "$(QUARTO)" || { echo "$(NO_QUARTO)" >&2; exit 1; }
 	PATH="$(abspath $(BIN)):$$PATH" $(QUARTO) preview
 
 clean:
-	rm -rf _site .quarto .pytest_cache .ruff_cache
+	rm -rf _site _site-check .quarto .pytest_cache .ruff_cache
