@@ -339,6 +339,7 @@ def test_bad_paths_and_notebooks_are_one_line_without_a_traceback(project, make,
     lines = [line for line in (out + err).splitlines() if message in line]
     assert len(lines) == 1, f"expected one line with {message!r}, got: {out + err!r}"
     assert str(project) not in out + err, "files are named as the learner typed them, relative to where they are"
+    assert lines[0].count("day-0") <= 1, "the entry is named once per line"
 
 
 def test_each_command_has_a_description_and_the_version_is_the_distributions(capsys):

@@ -103,11 +103,13 @@ def test_unreadable_or_misplaced_notebooks_are_named(tmp_path):
 def test_a_notebook_failing_validation_is_named_in_one_line(tmp_path):
     folder = tmp_path / "day-001-x"
     folder.mkdir()
-    (folder / "index.ipynb").write_text('{"cells": [{"cell_type": "code"}], "metadata": {}, "nbformat": 4, '
-                                        '"nbformat_minor": 5}')
+    cell = '{"cell_type": "code", "source": 3, "metadata": {}, "outputs": [], "execution_count": null, "id": "a"}'
+    (folder / "index.ipynb").write_text(f'{{"cells": [{cell}], "metadata": {{}}, "nbformat": 4, "nbformat_minor": 5}}')
     with pytest.raises(MechlearnError) as info:
         load_entry(folder)
-    assert "day-001-x/index.ipynb: not a readable notebook" in str(info.value) and "\n" not in str(info.value)
+    message = str(info.value)
+    assert "day-001-x/index.ipynb: not a readable notebook (NotebookValidationError: 3 is not valid" in message
+    assert message.endswith(" at cells/0/source)") and "\n" not in message, "one line, saying where"
 
 
 def test_a_notebook_with_no_cells_has_no_front_matter():
