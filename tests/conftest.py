@@ -12,13 +12,17 @@ def project(tmp_path, monkeypatch) -> Path:
     """An empty log: `_quarto.yml` beside `daily_logs/`, as the CLI looks for them; cwd set to it."""
     (tmp_path / "_quarto.yml").write_text("project:\n  type: website\n")
     (tmp_path / "daily_logs").mkdir()
+    (tmp_path / "vocabulary.yml").write_text((REPO / "vocabulary.yml").read_text())  # the terms front matter uses
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("MECHLEARN_ROOT", raising=False)
     return tmp_path
 
 
 def _write_day(root: Path, day: int, cells=None, slug: str = "t", date: str = "2026-01-02", topic="backprop") -> Path:
-    front = f"---\ntitle: Day {day}\ndate: {date}\nday: {day}\ncategories: [{topic}]\ndescription: D\n---"
+    front = (
+        f"---\ntitle: Day {day}\ndate: {date}\nday: {day}\ndescription: D\narena: '0.4'\n"
+        f"uses: [{{technique: autograd, solves: backward-pass}}]\ncategories: [{topic}, autograd, backward-pass]\n---"
+    )
     folder = root / "daily_logs" / f"day-{day:03d}-{slug}"
     folder.mkdir(parents=True)
     path = folder / "index.ipynb"

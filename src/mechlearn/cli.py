@@ -28,7 +28,7 @@ def cmd_new(args) -> int:
     from mechlearn.new import new_day
 
     root = find_root()
-    path = new_day(root, args.title, args.topic, args.techniques, args.date, args.day)
+    path = new_day(root, args.title, args.topic, args.uses, args.date, args.day, args.arena)
     print(path.relative_to(root))
     _refresh_progress(root)
     return 0
@@ -78,7 +78,7 @@ def cmd_run(args) -> int:
 
 def cmd_check(args) -> int:
     from mechlearn.entries import resolve_entries
-    from mechlearn.report import PROGRESS_FILE, check, progress_is_current
+    from mechlearn.report import check, out_of_date_files, site_problems
 
     root = find_root()
     findings = check(root, resolve_entries(root, args.paths) if args.paths else None)
@@ -90,9 +90,13 @@ def cmd_check(args) -> int:
         for n in f.notes:
             print(f"{rel}: note: {n}")
         bad += bool(f.problems)
-    if not args.paths and not progress_is_current(root):
-        print(f"{PROGRESS_FILE}: out of date with the entries (regenerate: mechlearn progress)")
-        bad += 1
+    if not args.paths:
+        for rel in out_of_date_files(root):
+            print(f"{rel}: out of date with the entries (regenerate: mechlearn progress)")
+            bad += 1
+        for p in site_problems(root):
+            print(p)
+            bad += 1
     if bad:
         print(f"check failed: {bad} problem(s) in {len(findings)} entries", file=sys.stderr)
         return 1
@@ -160,7 +164,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("title", help='the day\'s title, e.g. "Broadcasting and unbroadcast"')
     p.add_argument("--topic", required=True, help="one of: " + ", ".join(TOPICS))
-    p.add_argument("--techniques", help="comma-separated techniques, e.g. einsum,broadcasting")
+    p.add_argument(
+        "--uses",
+        help="technique:sub-problem pairs from vocabulary.yml, comma-separated, e.g. einsum:matrix-multiply",
+    )
+    p.add_argument("--arena", help='the ARENA section the day follows, a key of vocabulary.yml\'s arena, e.g. "1.1"')
     p.add_argument("--date", help="YYYY-MM-DD (default: today)")
     p.add_argument("--day", type=int, help="day number (default: one after the highest existing day)")
     p.set_defaults(func=cmd_new)

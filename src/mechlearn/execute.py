@@ -32,6 +32,8 @@ from tqdm.auto import tqdm
 from mechlearn.entries import cell_label, read_notebook, unparsable_cell
 from mechlearn.project import MechlearnError, display_path, write_atomic
 from mechlearn.provenance import METADATA_KEY, provenance
+from mechlearn.results import RESULTS_FILE
+from mechlearn.variables import RESULTS_KEY, results_digest
 
 KERNEL_NAME = "python3"
 CELL_TIMEOUT_S = 1800
@@ -301,6 +303,7 @@ def run_entry(path: Path, progress: bool = True) -> float:
     with tempfile.TemporaryDirectory(prefix="mechlearn-run-") as tmp:
         work = Path(tmp) / folder.name
         shutil.copytree(folder, work, symlinks=True)
+        (work / RESULTS_FILE).unlink(missing_ok=True)  # results.json holds this run's records only
         try:
             nb = execute_notebook(work / path.name, progress=progress)
         except CellFailure as e:
@@ -308,7 +311,10 @@ def run_entry(path: Path, progress: bool = True) -> float:
             raise
         except MechlearnError as e:
             raise MechlearnError(str(e).replace(display_path(work / path.name), display_path(path))) from None
+        nb.metadata[METADATA_KEY][RESULTS_KEY] = results_digest(work)  # `check`: results.json is this run's
         write_atomic(work / path.name, nbformat.writes(nb) + "\n")
         with _sigint_deferred():
             _commit(work, folder)
+            if not (work / RESULTS_FILE).exists():  # the day records nothing any more
+                (folder / RESULTS_FILE).unlink(missing_ok=True)
     return time.perf_counter() - start

@@ -15,6 +15,7 @@ from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_raw_
 
 from mechlearn.entries import TODO, entry_dirs
 from mechlearn.project import TOPICS, TOTAL_DAYS, MechlearnError, umask, write_atomic
+from mechlearn.vocabulary import Vocabulary, arena_problems, expected_categories, load_vocabulary, parse_uses
 
 # topic -> the subpackage a day of that topic imports (notes-only topics import nothing of ours)
 TOPIC_MODULES = {
@@ -71,30 +72,35 @@ def parse_date(text: str | None) -> dt.date:
         raise MechlearnError(f"--date {text!r} is not a real date ({e})") from None
 
 
-def parse_techniques(text: str | None) -> list[str]:
-    if not text:
-        return []
-    names = [t.strip() for t in text.split(",")]
-    bad = [t for t in names if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9 _.+-]*", t)]
-    if bad:
-        raise MechlearnError(f"--techniques: {bad[0]!r} is not a technique name (letters, digits, - _ . +)")
-    return list(dict.fromkeys(t.lower() for t in names))
+def parse_arena(text: str | None, vocab: Vocabulary) -> str | None:
+    if text is None:
+        return None
+    problems = arena_problems(text.strip(), vocab)
+    if problems:
+        raise MechlearnError(f"--arena: {problems[0].removeprefix('front matter: ')}")
+    return text.strip()
 
 
 def _yaml_str(text: str) -> str:
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-def day_notebook(title: str, day: int, topic: str, techniques: list[str], date: dt.date) -> nbformat.NotebookNode:
-    categories = ", ".join([topic, *techniques])
+def day_notebook(
+    title: str, day: int, topic: str, uses: list[dict[str, str]], date: dt.date, arena: str | None = None
+) -> nbformat.NotebookNode:
+    """The template; `uses`/`arena` left empty are left out of the front matter (`mechlearn check` asks for them)."""
+    categories = ", ".join(expected_categories(topic, uses))
+    pairs = [f"  - {{technique: {u['technique']}, solves: {u['solves']}}}" for u in uses]
     front = "\n".join(
         [
             "---",
             f"title: {_yaml_str(title)}",
             f"date: {date.isoformat()}",
             f"day: {day}",
-            f"categories: [{categories}]",
             f'description: "{TODO}: one sentence on what this day shows."',
+            *([f"arena: {_yaml_str(arena)}"] if arena else []),
+            *(["uses:", *pairs] if uses else []),
+            f"categories: [{categories}]",
             "---",
         ]
     )
@@ -142,9 +148,10 @@ def new_day(
     root: Path,
     title: str,
     topic: str,
-    techniques: str | None = None,
+    uses: str | None = None,
     date: str | None = None,
     day: int | None = None,
+    arena: str | None = None,
 ) -> Path:
     """Create `daily_logs/day-NNN-<slug>/index.ipynb` and return its path; never overwrites anything."""
     if not title.strip():
@@ -152,7 +159,11 @@ def new_day(
     if topic not in TOPICS:
         raise MechlearnError(f"unknown topic {topic!r}; choose one of: {', '.join(TOPICS)}")
     when = parse_date(date)
-    tags = parse_techniques(techniques)
+    if uses or arena is not None:  # terms from vocabulary.yml, checked before anything is written
+        vocab = load_vocabulary(root)
+        pairs, arena = (parse_uses(uses, vocab) if uses else []), parse_arena(arena, vocab)
+    else:
+        pairs = []
     existing = {int(p.name[4:7]): p for p in entry_dirs(root)}
     if day is None:
         day = max(existing, default=0) + 1
@@ -164,7 +175,7 @@ def new_day(
     folder = logs / f"day-{day:03d}-{slugify(title)}"
     if folder.exists():
         raise MechlearnError(f"{folder.relative_to(root)} already exists; nothing was written")
-    nb = day_notebook(title.strip(), day, topic, tags, when)
+    nb = day_notebook(title.strip(), day, topic, pairs, when, arena)
     # Build the day in a hidden folder beside its final place and rename it there in one step, so an error or an
     # interruption leaves either the whole day or nothing (Quarto and `entry_dirs` skip the hidden folder).
     try:
@@ -180,4 +191,3 @@ def new_day(
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return folder / "index.ipynb"
-

@@ -11,6 +11,9 @@ from mechlearn.entries import Entry, all_entries, read_notebook, unparsable_cell
 from mechlearn.project import TOPICS, TOTAL_DAYS, MechlearnError, write_atomic
 from mechlearn.provenance import stale_reasons
 from mechlearn.site import stale_files, write_generated
+from mechlearn.index_pages import index_pages, stray_pages
+from mechlearn.variables import results_problems, unknown_quotes
+from mechlearn.vocabulary import Vocabulary, front_matter_problems, load_vocabulary
 
 PROGRESS_FILE = "_progress.md"
 
@@ -22,8 +25,10 @@ class Finding:
     notes: list[str]  # worth saying, not failing
 
 
-def inspect(entry: Entry) -> Finding:
+def inspect(entry: Entry, vocab: Vocabulary | None = None) -> Finding:
     problems = list(entry.problems)
+    if not entry.problems:  # front matter readable: its arena/uses/categories must use the vocabulary
+        problems += front_matter_problems(entry.front, vocab or load_vocabulary(entry.path.parents[2]))
     notes: list[str] = []
     try:
         nb = read_notebook(entry.path) if entry.path.is_file() else None
@@ -37,13 +42,15 @@ def inspect(entry: Entry) -> Finding:
             problems.append(f"cannot be read for imports: {bad_cell}")
         else:
             problems += [f"stale: {r}" for r in stale_reasons(nb)]
+            problems += results_problems(entry.path.parent, nb)
         if entry.unfinished:
             notes.append("still holds template placeholders (not counted as done)")
     return Finding(entry, problems, notes)
 
 
 def check(root: Path, entries: list[Entry] | None = None) -> list[Finding]:
-    return [inspect(e) for e in (all_entries(root) if entries is None else entries)]
+    vocab = load_vocabulary(root)
+    return [inspect(e, vocab) for e in (all_entries(root) if entries is None else entries)]
 
 
 def streak(dates: list[dt.date], today: dt.date) -> int:
@@ -143,6 +150,21 @@ def write_progress(root: Path) -> tuple[bool, list[Entry]]:
     except OSError as e:
         raise MechlearnError(f"cannot write {PROGRESS_FILE} ({e.strerror}); it was left as it was") from None
     return True, left_out
+
+
+def out_of_date_files(root: Path) -> list[str]:
+    """The generated files (the grid, then mechlearn.site's) that differ from what the entries make now."""
+    entries = all_entries(root)
+    path = root / PROGRESS_FILE
+    grid_ok = path.is_file() and path.read_text(encoding="utf-8") == progress_markdown(root, entries)
+    return ([] if grid_ok else [PROGRESS_FILE]) + stale_files(root, entries)
+
+
+def site_problems(root: Path) -> list[str]:
+    """What is wrong with the site beyond single entries: quoted numbers that no day recorded, and index pages that
+    no vocabulary term makes any more."""
+    strays = stray_pages(root, index_pages(root))
+    return unknown_quotes(root) + [f"{p}: no term in vocabulary.yml makes this page any more (delete it)" for p in strays]
 
 
 def progress_is_current(root: Path) -> bool:

@@ -14,7 +14,9 @@ from pathlib import Path
 import yaml
 
 from mechlearn.entries import Entry, all_entries
+from mechlearn.index_pages import index_pages
 from mechlearn.project import TOPICS, MechlearnError, write_atomic
+from mechlearn.variables import VARIABLES_FILE, variables_yaml
 
 Generator = Callable[[Path, list[Entry]], dict[str, str]]
 GENERATORS: list[Generator] = []
@@ -63,6 +65,18 @@ def sidebar(root: Path, entries: list[Entry]) -> dict[str, str]:
     return {SIDEBAR_FILE: HEADER.format("src/mechlearn/site.py: sidebar") + body}
 
 
+@generator
+def vocabulary_index(root: Path, entries: list[Entry]) -> dict[str, str]:
+    """techniques/ and subproblems/: a page a vocabulary term, listing the days that use it (mechlearn.index_pages)."""
+    return index_pages(root, entries)
+
+
+@generator
+def quoted_numbers(root: Path, entries: list[Entry]) -> dict[str, str]:
+    """_variables.yml: the days' recorded results, quoted by pages as {{< var dayNNN.name >}} (mechlearn.variables)."""
+    return {VARIABLES_FILE: variables_yaml(root)}
+
+
 def generated_files(root: Path, entries: list[Entry] | None = None) -> dict[str, str]:
     """Every generated file's path (relative to `root`) and the text it must hold."""
     entries = all_entries(root) if entries is None else entries
@@ -87,6 +101,7 @@ def write_generated(root: Path, entries: list[Entry] | None = None) -> list[str]
     written = []
     for rel in differing(root, files):
         try:
+            (root / rel).parent.mkdir(parents=True, exist_ok=True)  # techniques/, subproblems/ on a first run
             write_atomic(root / rel, files[rel])
         except OSError as e:
             raise MechlearnError(f"cannot write {rel} ({e.strerror}); it was left as it was") from None

@@ -22,7 +22,8 @@ def run_cli(*args, cwd):
 
 
 def test_new_numbers_days_fills_the_template_and_prints_the_path(project, capsys):
-    assert main(["new", "A scalar autograd engine", "--topic", "backprop", "--techniques", "Autograd, chain-rule"]) == 0
+    uses = "autograd:backward-pass, finite-differences:gradient-verification"
+    assert main(["new", "A scalar autograd engine", "--topic", "backprop", "--uses", uses, "--arena", "0.4"]) == 0
     out = capsys.readouterr().out.strip()
     assert out == "daily_logs/day-001-a-scalar-autograd-engine/index.ipynb"
     assert main(["new", "Broadcasting & unbroadcast!", "--topic", "backprop", "--date", "2026-01-31"]) == 0
@@ -31,7 +32,18 @@ def test_new_numbers_days_fills_the_template_and_prints_the_path(project, capsys
     assert entry.problems == []
     assert entry.front["day"] == 2 and entry.front["date"] == dt.date(2026, 1, 31)
     first = load_entry(project / out)
-    assert first.front["categories"] == ["backprop", "autograd", "chain-rule"]
+    assert first.front["categories"] == [
+        "backprop",
+        "autograd",
+        "finite-differences",
+        "backward-pass",
+        "gradient-verification",
+    ]
+    assert first.front["uses"] == [
+        {"technique": "autograd", "solves": "backward-pass"},
+        {"technique": "finite-differences", "solves": "gradient-verification"},
+    ]
+    assert first.front["arena"] == "0.4"
     assert first.front["date"] == dt.date.today()
     text = "\n".join(c.source for c in nbformat.read(second, 4).cells)
     headings = [h for h in ("## Derive", "## Implement", "## Verify", "## Experiment", "## Explain") if h in text]
@@ -48,7 +60,10 @@ def test_new_numbers_days_fills_the_template_and_prints_the_path(project, capsys
         (["--topic", "rl", "--date", "24/11/2026"], "not a date written YYYY-MM-DD"),
         (["--topic", "rl", "--day", "1"], "day 1 already exists"),
         (["--topic", "rl", "--day", "101"], "outside the log's 100 days"),
-        (["--topic", "rl", "--techniques", "ok,<bad>"], "not a technique name"),
+        (["--topic", "rl", "--uses", "einsum"], "--uses: 'einsum' is not technique:subproblem"),
+        (["--topic", "rl", "--uses", "einsums:attention"], "unknown technique 'einsums' (did you mean: einsum"),
+        (["--topic", "rl", "--uses", "einsum:einops"], "'einops' is a technique, not a sub-problem"),
+        (["--topic", "rl", "--arena", "2.9"], "--arena: arena '2.9' is not a section in vocabulary.yml"),
     ],
 )
 def test_new_rejects_bad_input_in_one_line_and_writes_nothing(project, args, message):

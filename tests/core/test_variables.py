@@ -8,6 +8,7 @@ import pytest
 import yaml
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_raw_cell
 
+from mechlearn.execute import run_entry
 from mechlearn.project import MechlearnError
 from mechlearn.provenance import METADATA_KEY
 from mechlearn.results import record
@@ -126,3 +127,42 @@ def test_escaped_shortcodes_and_build_outputs_are_not_quotes(tmp_path):
     site.parent.mkdir()
     site.write_text("{{< var day001.x >}}")
     assert unknown_quotes(tmp_path) == []
+
+
+def test_mechlearn_run_records_the_results_it_wrote_and_drops_removed_ones(tmp_path, write_day):
+    """Catches a run that keeps an old results.json (a removed record would still be quoted) or records no digest."""
+    path = write_day(
+        tmp_path, 8, [new_code_cell("from mechlearn.results import record\nprint(record('acc', 0.5, '50%'))")]
+    )
+    folder = path.parent
+    (folder / "results.json").write_text('{"old": {"value": 1, "text": "1"}}\n')  # from an earlier version of the day
+    run_entry(path, progress=False)
+    nb = nbformat.read(path, 4)
+    assert nb.cells[1].outputs[0]["text"] == "50%\n"
+    assert read_results(folder) == {"acc": "50%"}, "records the run no longer makes must disappear"
+    assert results_problems(folder, nb) == []
+
+    nb.cells[1].source = "print('nothing recorded')"
+    nbformat.write(nb, path)
+    run_entry(path, progress=False)
+    assert not (folder / "results.json").exists()
+    assert results_problems(folder, nbformat.read(path, 4)) == []
+
+
+def test_check_fails_on_a_quote_with_nothing_behind_it_and_on_stale_variables(project, capsys, write_day):
+    from mechlearn.cli import main
+
+    path = write_day(
+        project, 8, [new_code_cell("from mechlearn.results import record\nprint(record('acc', 0.5, '50%'))")]
+    )
+    run_entry(path, progress=False)
+    assert main(["progress"]) == 0
+    (project / "post.qmd").write_text("---\ntitle: P\n---\nAccuracy {{< var day008.acc >}}.\n")
+    assert main(["check"]) == 0, capsys.readouterr().out
+    (project / "post.qmd").write_text("---\ntitle: P\n---\nAccuracy {{< var day008.accuracy >}}.\n")
+    record("acc", 0.6, "60%", folder=path.parent)  # by hand, not by a run
+    assert main(["check"]) == 1
+    out = capsys.readouterr().out
+    assert "post.qmd: quotes {{< var day008.accuracy >}}, which no day recorded (day008 recorded: acc)" in out
+    assert "_variables.yml: out of date with the entries (regenerate: mechlearn progress)" in out
+    assert "day-008-t/index.ipynb: results.json differs from the one the last run wrote" in out

@@ -225,3 +225,26 @@ def test_titles_are_escaped_so_markdown_shows_them_as_written(title):
     escaped = md_escape(title)
     assert re.sub(r"\\(.)", r"\1", escaped) == title
     assert not re.search(r"(?<!\\)[*_\[\]$`@<>]", escaped)
+
+
+# --- through `mechlearn check` ------------------------------------------------------------------------------------
+
+
+def test_check_names_an_unknown_term_and_a_stray_index_page(project, capsys, write_day):
+    from mechlearn.cli import main
+    from mechlearn.execute import run_entry
+
+    path = write_day(project, 1)
+    run_entry(path, progress=False)
+    assert main(["progress"]) == 0
+    assert main(["check"]) == 0, capsys.readouterr().out
+    path.write_text(path.read_text().replace("technique: autograd", "technique: autogard"))
+    (project / "techniques" / "old-term.qmd").write_text("---\ntitle: old\n---\n")
+    assert main(["check"]) == 1
+    out = capsys.readouterr().out
+    assert (
+        "day-001-t/index.ipynb: front matter: uses item 1: unknown technique 'autogard' (did you mean: autograd?)"
+        in out
+    )
+    assert "techniques/old-term.qmd: no term in vocabulary.yml makes this page any more (delete it)" in out
+    assert "techniques/autograd.qmd: out of date with the entries (regenerate: mechlearn progress)" in out
