@@ -20,7 +20,14 @@ REPO = Path(__file__).resolve().parents[2]
 CONFIG = yaml.safe_load((REPO / "_quarto.yml").read_text())
 PAGES = sorted(
     p
-    for pattern in ("*.qmd", "0*/index.qmd", "daily_logs/index.qmd", "blog_posts/**/*.qmd")
+    for pattern in (
+        "*.qmd",
+        "0*/index.qmd",
+        "daily_logs/index.qmd",
+        "blog_posts/**/*.qmd",
+        "techniques/*.qmd",
+        "subproblems/*.qmd",
+    )
     for p in REPO.glob(pattern)
 )
 
@@ -36,7 +43,14 @@ def test_config_has_what_the_site_needs():
     assert CONFIG["project"]["type"] == "website"
     assert website["site-url"].startswith("https://"), "the RSS feed needs site-url"
     assert website["search"] is True
-    assert [item["text"] for item in website["navbar"]["left"]] == ["Home", "Daily log", "Blog", "Topics", "About"]
+    assert [item["text"] for item in website["navbar"]["left"]] == [
+        "Home",
+        "Daily log",
+        "Blog",
+        "Topics",
+        "Index",
+        "About",
+    ]
     assert CONFIG["execute"]["freeze"] == "auto"
     assert set(CONFIG["format"]["html"]["theme"]) == {"light", "dark"}
 
@@ -92,7 +106,7 @@ def test_blog_posts_are_ordered_explicitly():
 
 
 def test_navbar_links_point_at_pages():
-    for item in CONFIG["website"]["navbar"]["left"]:
+    for item in (i for entry in CONFIG["website"]["navbar"]["left"] for i in entry.get("menu", [entry])):
         assert (REPO / item["href"]).is_file(), f"navbar link {item['href']} has no page"
 
 
