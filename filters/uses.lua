@@ -4,28 +4,51 @@
 -- `mechlearn check` validates the front matter against; pages without `uses`/`arena` are left alone.
 
 local stringify = pandoc.utils.stringify
+local cwd = pandoc.system.get_working_directory()
+-- Under Quarto the `quarto` module says where the project is; under plain pandoc (the tests) the working directory
+-- is the project and the page is the input file.
+local project_dir = quarto and quarto.project and quarto.project.directory or cwd
+
+local function warn(message)
+  if quarto and quarto.log then
+    quarto.log.warning(message)
+  else
+    io.stderr:write("WARNING: " .. message .. "\n")
+  end
+end
+
+-- From the page's folder to the project root, e.g. "../.." for daily_logs/day-014-x/index.ipynb.
+local function offset()
+  if quarto and quarto.project and quarto.project.offset then
+    return quarto.project.offset
+  end
+  local input = PANDOC_STATE.input_files[1] or "index.md"
+  if not pandoc.path.is_absolute(input) then
+    input = pandoc.path.join({ cwd, input })
+  end
+  return pandoc.path.make_relative(project_dir, pandoc.path.directory(input), true)
+end
 
 local function read_vocabulary()
-  local dir = quarto.project.directory or "."
-  local file = io.open(pandoc.path.join({ dir, "vocabulary.yml" }), "r")
+  local file = io.open(pandoc.path.join({ project_dir, "vocabulary.yml" }), "r")
   if not file then
-    quarto.log.warning("uses.lua: vocabulary.yml not found in " .. dir)
+    warn("uses.lua: vocabulary.yml not found in " .. project_dir)
     return nil
   end
   local text = file:read("a")
   file:close()
-  -- pandoc reads YAML only as a document's metadata block; the values arrive as Markdown inlines.
-  return pandoc.read("---\n" .. text .. "\n---\n", "markdown").meta
+  -- pandoc reads YAML only as a document's metadata block (which must not open with a blank line); the values
+  -- arrive as Markdown inlines.
+  return pandoc.read("---\n" .. text:gsub("^%s+", "") .. "\n---\n", "markdown").meta
 end
 
--- `offset` leads from this page's folder to the project root, e.g. "../.." for daily_logs/day-014-x/.
-local function term_link(vocab, section, term, offset)
+local function term_link(vocab, section, term, up)
   local entry = vocab[section] and vocab[section][term]
   if not entry then
-    quarto.log.warning("uses.lua: '" .. term .. "' is not in vocabulary.yml's " .. section)
+    warn("uses.lua: '" .. term .. "' is not in vocabulary.yml's " .. section)
     return pandoc.Code(term)
   end
-  return pandoc.Link(entry.title, offset .. "/" .. section .. "/" .. term .. ".qmd")
+  return pandoc.Link(entry.title, up .. "/" .. section .. "/" .. term .. ".qmd")
 end
 
 function Pandoc(doc)
@@ -37,7 +60,7 @@ function Pandoc(doc)
   if vocab == nil then
     return nil
   end
-  local offset = quarto.project.offset or "."
+  local up = offset()
   local blocks = {}
   if arena ~= nil then
     local number = stringify(arena)
@@ -47,16 +70,16 @@ function Pandoc(doc)
       text:extend(section.title)
       blocks[#blocks + 1] = pandoc.Para({ pandoc.Str("Follows"), pandoc.Space(), pandoc.Link(text, stringify(section.url)) })
     else
-      quarto.log.warning("uses.lua: arena '" .. number .. "' is not in vocabulary.yml")
+      warn("uses.lua: arena '" .. number .. "' is not in vocabulary.yml")
     end
   end
   if uses ~= nil and #uses > 0 then
     local items = {}
     for _, use in ipairs(uses) do
       items[#items + 1] = pandoc.Plain({
-        term_link(vocab, "techniques", stringify(use.technique), offset),
+        term_link(vocab, "techniques", stringify(use.technique), up),
         pandoc.Space(), pandoc.Str("→"), pandoc.Space(),
-        term_link(vocab, "subproblems", stringify(use.solves), offset),
+        term_link(vocab, "subproblems", stringify(use.solves), up),
       })
     end
     blocks[#blocks + 1] = pandoc.Para({ pandoc.Str("Techniques used → sub-problem solved:") })

@@ -2,6 +2,8 @@
 
 import os
 import re
+import shutil
+import subprocess
 from pathlib import Path
 
 import nbformat
@@ -248,3 +250,46 @@ def test_check_names_an_unknown_term_and_a_stray_index_page(project, capsys, wri
     )
     assert "techniques/old-term.qmd: no term in vocabulary.yml makes this page any more (delete it)" in out
     assert "techniques/autograd.qmd: out of date with the entries (regenerate: mechlearn progress)" in out
+
+
+# --- the per-day block (filters/uses.lua), run by Quarto's pandoc like the site's other filters -------------------
+
+QUARTO = shutil.which("quarto")
+needs_quarto = pytest.mark.skipif(
+    not (os.environ.get("MECHLEARN_QUARTO_TESTS") and QUARTO), reason="needs Quarto and MECHLEARN_QUARTO_TESTS=1"
+)
+
+
+def _filtered(root: Path, page: str, front: str) -> tuple[str, str]:
+    (root / page).parent.mkdir(parents=True, exist_ok=True)
+    (root / page).write_text(f"---\ntitle: T\n{front}---\n\nFirst paragraph.\n")
+    proc = subprocess.run(
+        [QUARTO, "pandoc", page, "-t", "html", "--wrap=none", "-L", str(REPO / "filters" / "uses.lua")],
+        cwd=root, capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    return proc.stdout, proc.stderr
+
+
+@needs_quarto
+def test_a_day_shows_its_arena_section_and_linked_pairs_before_its_text(tmp_path):
+    (tmp_path / "vocabulary.yml").write_text(SMALL)
+    front = 'arena: "1.1"\nuses:\n  - {technique: einsum, solves: matrix-multiply}\n'
+    front += "  - {technique: hooks, solves: attention}\n"
+    html, err = _filtered(tmp_path, "daily_logs/day-014-x/index.md", front)
+    assert err == ""
+    assert html.index('<div class="ml-uses">') < html.index("First paragraph.")
+    assert 'Follows <a href="https://example.org/1.1">ARENA 1.1: Transformer from Scratch</a>' in html
+    assert (
+        '<li><a href="../../techniques/einsum.qmd">einsum</a> → '
+        '<a href="../../subproblems/matrix-multiply.qmd">Matrix multiply</a></li>'
+    ) in html
+    assert '<a href="../../techniques/hooks.qmd">Hooks</a> → <a href="../../subproblems/attention.qmd">' in html
+
+
+@needs_quarto
+def test_pages_without_uses_are_untouched_and_unknown_terms_warn(tmp_path):
+    (tmp_path / "vocabulary.yml").write_text(SMALL)
+    html, err = _filtered(tmp_path, "blog_posts/p/index.md", "")
+    assert "ml-uses" not in html and err == ""
+    html, err = _filtered(tmp_path, "daily_logs/day-001-x/index.md", "uses: [{technique: nosuch, solves: attention}]\n")
+    assert "<code>nosuch</code> →" in html and "'nosuch' is not in vocabulary.yml's techniques" in err
