@@ -43,29 +43,34 @@ def cmd_run(args) -> int:
     entries = resolve_entries(root, args.paths)
     if not entries:
         raise MechlearnError('no entries to run (make one with: mechlearn new "Title" --topic backprop)')
-    ran, failed = 0, 0
+    ran, failed, interrupted = 0, 0, None
     start = time.perf_counter()
-    for entry in tqdm(entries, desc="entries", unit="entry", disable=args.quiet):
-        try:
-            if entry.problems:  # an unreadable notebook or bad front matter: `check` would fail it anyway
-                raise MechlearnError(f"{entry_name(root, entry)}: {'; '.join(entry.problems)} (not run)")
-            seconds = run_entry(entry.path, progress=not args.quiet)
-        except MechlearnError as e:
-            failed += 1
-            tqdm.write(f"FAILED {e}", file=sys.stderr)
-            if not args.keep_going:
+    with tqdm(total=len(entries), desc="entries", unit="entry", disable=args.quiet) as bar:
+        for entry in entries:
+            try:
+                if entry.problems:  # an unreadable notebook or bad front matter: `check` would fail it anyway
+                    raise MechlearnError(f"{entry_name(root, entry)}: {'; '.join(entry.problems)} (not run)")
+                seconds = run_entry(entry.path, progress=not args.quiet)
+            except MechlearnError as e:
+                failed += 1
+                tqdm.write(f"FAILED {e}", file=sys.stderr)
+                if not args.keep_going:
+                    break
+            except KeyboardInterrupt:
+                signal.signal(signal.SIGINT, signal.SIG_IGN)  # stopping already: another Ctrl-C must not cut it short
+                interrupted = entry
                 break
-        except KeyboardInterrupt:
-            signal.signal(signal.SIGINT, signal.SIG_IGN)  # stopping already: another Ctrl-C must not cut it short
-            print(
-                f"mechlearn: interrupted: {entry_name(root, entry)} and its folder left as they were "
-                f"({ran} of {len(entries)} entries had run)",
-                file=sys.stderr,
-            )
-            return 130
-        else:
-            ran += 1
-            tqdm.write(f"ran {entry_name(root, entry)} in {seconds:.1f}s")
+            else:
+                ran += 1
+                tqdm.write(f"ran {entry_name(root, entry)} in {seconds:.1f}s")
+            bar.update(1)
+    if interrupted is not None:  # said after the progress bar is closed, so it is the last line
+        print(
+            f"mechlearn: interrupted: {entry_name(root, interrupted)} and its folder left as they were "
+            f"({ran} of {len(entries)} entries had run)",
+            file=sys.stderr,
+        )
+        return 130
     _refresh_progress(root)
     summary = f"{ran} of {len(entries)} entries ran in {time.perf_counter() - start:.1f}s"
     if failed:
