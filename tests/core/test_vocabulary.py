@@ -293,3 +293,18 @@ def test_pages_without_uses_are_untouched_and_unknown_terms_warn(tmp_path):
     assert "ml-uses" not in html and err == ""
     html, err = _filtered(tmp_path, "daily_logs/day-001-x/index.md", "uses: [{technique: nosuch, solves: attention}]\n")
     assert "<code>nosuch</code> →" in html and "'nosuch' is not in vocabulary.yml's techniques" in err
+
+
+def test_mechlearn_new_writes_front_matter_that_passes_the_vocabulary_check(project):
+    from mechlearn.entries import load_entry
+    from mechlearn.new import new_day
+
+    path = new_day(project, "Heads", "interp", "hooks:causal-evidence, einsum:attention, hooks:attention", arena="1.2")
+    front = load_entry(path).front
+    assert front["categories"] == ["interp", "hooks", "einsum", "causal-evidence", "attention"]
+    assert front_matter_problems(front, load_vocabulary(project)) == []
+    bare = load_entry(new_day(project, "No terms yet", "rl")).front
+    assert [p.split(" (")[0] for p in front_matter_problems(bare, load_vocabulary(project))] == [
+        "front matter: missing 'arena'",
+        "front matter: missing 'uses'",
+    ], "a day made without --uses/--arena is told what to add"
