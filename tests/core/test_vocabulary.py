@@ -4,6 +4,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import nbformat
@@ -308,3 +309,15 @@ def test_mechlearn_new_writes_front_matter_that_passes_the_vocabulary_check(proj
         "front matter: missing 'arena'",
         "front matter: missing 'uses'",
     ], "a day made without --uses/--arena is told what to add"
+
+
+def test_a_malformed_vocabulary_stops_check_and_progress_in_one_line_writing_nothing(project, write_day, folder_bytes):
+    write_day(project, 1)
+    vocabulary = project / "vocabulary.yml"
+    vocabulary.write_text(vocabulary.read_text().replace("  einops:", "  einsum:"))
+    before = folder_bytes(project)
+    for command in ("check", "progress"):
+        proc = subprocess.run([sys.executable, "-m", "mechlearn", command], cwd=project, capture_output=True, text=True)
+        assert proc.returncode == 1 and "Traceback" not in proc.stderr
+        assert re.fullmatch(r"mechlearn: error: vocabulary.yml: line \d+: 'einsum' is listed twice\n", proc.stderr)
+    assert folder_bytes(project) == before
