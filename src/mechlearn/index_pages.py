@@ -75,27 +75,23 @@ def _term_link(folder: str, term: str, vocab: Vocabulary) -> str:
 
 
 def term_page(kind: str, term: str, info: Term, uses: list[Use], vocab: Vocabulary) -> str:
-    """The page of one technique (`kind` = "techniques") or sub-problem ("subproblems")."""
+    """The page of one technique (`kind` = "techniques") or sub-problem ("subproblems"): each day that uses it,
+    with the terms of the other kind it was paired with on that day."""
     is_technique = kind == "techniques"
-    mine = [u for u in uses if (u.technique if is_technique else u.solves) == term]
+    other_kind = "subproblems" if is_technique else "techniques"
     days: dict[int, list[Use]] = {}
-    for u in mine:
-        days.setdefault(u.day, []).append(u)
+    for u in uses:
+        if (u.technique if is_technique else u.solves) == term:
+            days.setdefault(u.day, []).append(u)
     noun = "Technique" if is_technique else "Sub-problem"
     lines = [_front(f"{noun}: {info.title}", info.description)]
     if not days:
         lines.append(f"No day uses this {noun.lower()} yet.\n")
     else:
-        how = "solving" if is_technique else "with"
         lines.append(f"Used on {_days(len(days))}:\n")
         for day_uses in days.values():
-            other = [
-                _term_link(
-                    "subproblems" if is_technique else "techniques", u.solves if is_technique else u.technique, vocab
-                )
-                for u in day_uses
-            ]
-            lines.append(f"- {_day_link(day_uses[0])}, {how} {', '.join(other)}")
+            others = [_term_link(other_kind, u.solves if is_technique else u.technique, vocab) for u in day_uses]
+            lines.append(f"- {_day_link(day_uses[0])}, {'solving' if is_technique else 'with'} {', '.join(others)}")
         lines.append("")
     lines.append("All [techniques](../techniques/index.qmd) and [sub-problems](../subproblems/index.qmd) of the log.\n")
     return "\n".join(lines)
