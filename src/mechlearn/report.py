@@ -8,10 +8,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mechlearn.entries import Entry, all_entries, read_notebook, unparsable_cell
+from mechlearn.index_pages import index_pages, stray_pages
 from mechlearn.project import TOPICS, TOTAL_DAYS, MechlearnError, write_atomic
 from mechlearn.provenance import stale_reasons
 from mechlearn.site import stale_files, write_generated
-from mechlearn.index_pages import index_pages, stray_pages
 from mechlearn.variables import results_problems, unknown_quotes
 from mechlearn.vocabulary import Vocabulary, front_matter_problems, load_vocabulary
 
@@ -164,7 +164,9 @@ def site_problems(root: Path) -> list[str]:
     """What is wrong with the site beyond single entries: quoted numbers that no day recorded, and index pages that
     no vocabulary term makes any more."""
     strays = stray_pages(root, index_pages(root))
-    return unknown_quotes(root) + [f"{p}: no term in vocabulary.yml makes this page any more (delete it)" for p in strays]
+    return unknown_quotes(root) + [
+        f"{p}: no term in vocabulary.yml makes this page any more (delete it)" for p in strays
+    ]
 
 
 def progress_is_current(root: Path) -> bool:
