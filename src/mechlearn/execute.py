@@ -83,6 +83,7 @@ def _execute_in_thread(client: NotebookClient, **kernel_kwargs) -> None:
     run is cancelled, the kernel shut down at once (and killed if it does not go), and the interrupt re-raised.
     A second Ctrl-C during that clean-up is ignored rather than cutting it short.
     """
+    km = client.km  # kept: nbclient drops its own reference once it has shut the kernel down
     loop = asyncio.new_event_loop()
     task: asyncio.Task | None = None
     outcome: dict[str, BaseException] = {}
@@ -122,7 +123,7 @@ def _execute_in_thread(client: NotebookClient, **kernel_kwargs) -> None:
                 except RuntimeError:  # the loop closed in between: the run had ended anyway
                     pass
             worker.join(SHUTDOWN_WAIT_S)
-            _kill_kernel(client)
+            _kill_kernel(km)
         raise
     finally:
         atexit.unregister(client._cleanup_kernel)  # nbclient's exit hook would touch a kernel that is gone
@@ -130,9 +131,8 @@ def _execute_in_thread(client: NotebookClient, **kernel_kwargs) -> None:
         raise outcome["error"]
 
 
-def _kill_kernel(client: NotebookClient) -> None:
+def _kill_kernel(km: AsyncKernelManager | None) -> None:
     """Make sure no kernel process outlives an interrupted run (nbclient may not have started clean-up yet)."""
-    km = client.km
     process = getattr(getattr(km, "provisioner", None), "process", None)
     if process is not None and process.poll() is None:
         process.kill()
