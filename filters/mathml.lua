@@ -1,9 +1,14 @@
---[[ Standard LaTeX sizing commands that pandoc's TeX-to-MathML converter (texmath, in pandoc 3.6) cannot read.
+--[[ Formulas as MathML that Chromium, Firefox and Safari draw well, written at build time.
 
-The site writes math as MathML at build time (`html-math-method: mathml`), so any formula texmath rejects reaches
-the reader as raw TeX (pandoc warns "Could not convert TeX math"). texmath reads \big, \Big, \bigl, \Bigr, \biggl,
-... but not \Bigl nor the middle forms \bigm, \Bigm, \biggm, \Biggm. Each is rewritten to the plain size command of
-the same height, which draws the same delimiter; authors keep writing ordinary LaTeX.
+The site's math method is MathML (`html-math-method: mathml`): no script, no third-party host. Two gaps of pandoc's
+TeX-to-MathML converter (texmath, in pandoc 3.6) are closed here, after Quarto's own filters have run
+(`at: post-quarto` in _quarto.yml, so equation cross-references still see ordinary Math elements):
+
+1. texmath cannot read \Bigl nor the middle sizes \bigm, \Bigm, \biggm, \Biggm, and leaves such a formula as raw
+   TeX (warning "Could not convert TeX math"). Each is rewritten to the plain size command of the same height.
+2. An accent over one letter (\hat A, \bar x, \vec v) is written as a stretchy operator; with the site's math font
+   (styles.css) browsers stretch it into a wide arc over the letter. Over a single letter it is marked
+   stretchy="false"; over several (\widehat{AB}) it still stretches.
 ]]
 
 local SAME_HEIGHT = {
@@ -14,10 +19,28 @@ local SAME_HEIGHT = {
   Biggm = "Bigg",
 }
 
-function Math(el)
-  el.text = el.text:gsub("\\(%a+)", function(name)
+local function readable_tex(tex)
+  return (tex:gsub("\\(%a+)", function(name)
     local plain = SAME_HEIGHT[name]
     return plain and ("\\" .. plain) or nil
-  end)
-  return el
+  end))
+end
+
+local function mathml(el)
+  local html = pandoc.write(pandoc.Pandoc({ pandoc.Plain({ el }) }), "html", { html_math_method = "mathml" })
+  html = html:gsub("^%s+", ""):gsub("%s+$", "")
+  if not html:match("^<math") then
+    return nil -- texmath could not read it: keep the Math element, so that pandoc warns and the site check reports it
+  end
+  html = html:gsub('(<mover><m[in]>[^<]*</m[in]><mo accent="true")>', '%1 stretchy="false">')
+  return html
+end
+
+function Math(el)
+  el.text = readable_tex(el.text)
+  if not FORMAT:match("html") then
+    return el
+  end
+  local html = mathml(el)
+  return html and pandoc.RawInline("html", html) or el
 end

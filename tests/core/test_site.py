@@ -81,8 +81,9 @@ def test_every_bibliography_is_configured_and_citations_link():
 
 def test_filters_are_a_list_of_files_that_exist():
     assert isinstance(CONFIG["filters"], list)
-    assert "filters/days.lua" in CONFIG["filters"]
-    for f in CONFIG["filters"]:
+    paths = [f["path"] if isinstance(f, dict) else f for f in CONFIG["filters"]]
+    assert "filters/days.lua" in paths and "filters/mathml.lua" in paths
+    for f in paths:
         assert (REPO / f).is_file(), f"filter {f} is missing"
 
 
