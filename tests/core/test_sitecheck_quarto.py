@@ -72,3 +72,10 @@ def test_an_accent_over_one_letter_does_not_stretch(project):
     html, _ = pandoc(project, "a.md", "$\\hat A_t + \\widehat{AB}$", "mathml.lua")
     assert '<mover><mi>A</mi><mo accent="true" stretchy="false">' in html
     assert '<mover><mrow><mi>A</mi><mi>B</mi></mrow><mo accent="true">' in html, "a wide hat over AB must stretch"
+
+
+def test_a_day_page_links_to_its_notebook_and_other_pages_do_not(project):
+    day, _ = pandoc(project, "daily_logs/day-012-attention/index.ipynb", "Text.", "notebook.lua")
+    assert '<a href="index.ipynb" data-noresolveinput="" download="day-012-attention.ipynb">Download' in day
+    post, _ = pandoc(project, "blog_posts/p/index.qmd", "Text.", "notebook.lua")
+    assert "Download" not in post
