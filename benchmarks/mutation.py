@@ -1,0 +1,117 @@
+"""Mutation testing of the core modules with mutmut 3 (results and the reading of every survivor: mutation.md).
+
+mutmut imports the code under test from its own copy (`mutants/src`), which needs a plain `src/<package>` layout;
+ours maps the topic folders into `mechlearn.*` through `[tool.setuptools] package-dir`. So each group is staged in
+`.mutation/<group>/` (git-ignored) as `src/mechlearn/{backprop,transformers,rl,interp}/` plus only the tests that
+exercise it, with a `pyproject.toml` holding that group's `[tool.mutmut]` section, and mutmut runs there.
+
+    .venv/bin/pip install mutmut==3.8.1                 # not a project dependency: only this script needs it
+    nice -n 10 .venv/bin/python benchmarks/mutation.py tensor functional
+    nice -n 10 .venv/bin/python benchmarks/mutation.py --results tensor   # killed / survived counts per module
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import shutil
+import subprocess
+import sys
+from collections import Counter
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+STAGE = REPO / ".mutation"
+TOPICS = {
+    "backprop": "01_backprop",
+    "transformers": "02_transformers",
+    "rl": "03_reinforcement_learning",
+    "interp": "04_interpretability",
+}
+# group -> (modules to mutate, as topic/module; test files that exercise them)
+GROUPS = {
+    "tensor": (["backprop/tensor"], ["tests/backprop/test_tensor_ops.py"]),
+    "functional": (["backprop/functional"], ["tests/backprop/test_tensor_ops.py"]),
+    "conv": (["backprop/conv"], ["tests/backprop/test_layers_conv.py"]),
+    "optim": (["backprop/optim"], ["tests/backprop/test_optim_vs_torch.py"]),
+    "transformers": (
+        ["transformers/attention", "transformers/layers", "transformers/sampling"],
+        ["tests/transformers/test_transformers_parity.py", "tests/transformers/test_transformers_sampling.py"],
+    ),
+    "advantages": (["rl/advantages"], ["tests/rl/test_rl_advantages.py"]),
+    "ppo": (["rl/ppo"], ["tests/rl/test_rl_ppo_losses.py", "tests/rl/test_rl_ppo_truncation.py"]),
+    "interp": (
+        ["interp/scores", "interp/ablation", "interp/patching"],
+        ["tests/interp/test_interp_scores.py", "tests/interp/test_interp_tools.py"],
+    ),
+}
+
+PYPROJECT = """[tool.pytest.ini_options]
+addopts = ["-p", "no:cacheprovider", "-m", "not entries and not slow"]
+markers = ["entries: notebooks", "slow: retraining"]
+filterwarnings = ["ignore::DeprecationWarning"]
+
+[tool.mutmut]
+source_paths = ["src"]  # all of it is copied (the tests import the whole package), only these files mutated
+only_mutate = {sources}
+pytest_add_cli_args_test_selection = {tests}
+# torch is not fork-safe once its thread pools exist: fork each mutant's worker from a clean server process
+process_isolation = "forkserver"
+# the machine is shared: a test can run several times slower than in the baseline run without hanging
+timeout_multiplier = 30.0
+use_git_change_detection = false
+"""
+
+
+def stage(group: str) -> Path:
+    modules, tests = GROUPS[group]
+    root = STAGE / group
+    for old in ("src", "tests", "mutants"):  # a fresh start: mutmut caches which tests cover which function
+        if (root / old).exists():
+            shutil.rmtree(root / old)
+    skip_caches = shutil.ignore_patterns("__pycache__")
+    shutil.copytree(REPO / "src" / "mechlearn", root / "src" / "mechlearn", ignore=skip_caches)
+    for sub, folder in TOPICS.items():
+        target = root / "src" / "mechlearn" / sub
+        target.mkdir()
+        for py in (REPO / folder).glob("*.py"):
+            # mutmut skips decorated functions; `@torch.no_grad()` only stops graph building, which none of the
+            # staged tests relies on, so drop it to let mutmut reach compute_gae, generate, beam_search and DLA
+            text = re.sub(r"^@torch\.no_grad\(\)\n", "", py.read_text(), flags=re.M)
+            (target / py.name).write_text(text)
+    for test in tests:
+        (root / test).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(REPO / test, root / test)
+        conftest = REPO / Path(test).parent / "conftest.py"
+        if conftest.exists():
+            shutil.copy2(conftest, root / Path(test).parent / "conftest.py")
+    sources = [f"src/mechlearn/{m}.py" for m in modules]
+    (root / "pyproject.toml").write_text(PYPROJECT.format(sources=sources, tests=tests).replace("'", '"'))
+    return root
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("groups", nargs="+", choices=list(GROUPS))
+    parser.add_argument("--results", action="store_true", help="only print the results of the last run")
+    args = parser.parse_args()
+    mutmut = Path(sys.executable).parent / "mutmut"
+    for group in args.groups:
+        root = STAGE / group if args.results else stage(group)
+        if not args.results:
+            subprocess.run([mutmut, "run", "--max-children", "2"], cwd=root, check=False)
+        out = subprocess.run([mutmut, "results", "--all", "true"], cwd=root, capture_output=True, text=True).stdout
+        counts: dict[str, Counter] = {}
+        for line in out.splitlines():
+            name, _, status = line.strip().rpartition(": ")
+            module = re.match(r"(.*?)\.x[_\u01c1]", name).group(1)  # mechlearn.rl.ppo.x_ppo_loss__mutmut_3
+            counts.setdefault(module, Counter())[status] += 1
+            if status != "killed":
+                print(f"{status:>10}  {name}")
+        for module, c in counts.items():
+            total = sum(c.values())
+            print(f"{module}: {c['killed']}/{total} killed ({100 * c['killed'] / total:.1f} %), {dict(c)}")
+
+
+if __name__ == "__main__":
+    main()
