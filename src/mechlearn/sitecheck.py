@@ -47,6 +47,7 @@ WORK = "_site-check"  # git-ignored: the render log and record, and the screensh
 LOG = f"{WORK}/render.log"
 RECORD = f"{WORK}/render.json"
 QUARTO_PROBLEM = re.compile(r"^\s*(?:\[?(?:WARN|WARNING|ERROR)\b)", re.I)
+RENDERING = re.compile(r"^\[\s*\d+/\d+\]\s+(\S+)")
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 
@@ -114,11 +115,12 @@ def render_findings(root: Path) -> list[Finding]:
     if record["exit"] != 0:
         found.append(Finding("render", "quarto failed", f"exit status {record['exit']} (see {LOG})"))
     log = (root / LOG).read_text(encoding="utf-8") if (root / LOG).is_file() else ""
-    found += [
-        Finding("render", "quarto warning or error", line.strip())
-        for line in log.splitlines()
-        if QUARTO_PROBLEM.match(line)
-    ]
+    page = "render"  # Quarto prints `[ 3/57] path` before the messages about that page
+    for line in log.splitlines():
+        if m := RENDERING.match(line):
+            page = m[1]
+        elif QUARTO_PROBLEM.match(line):
+            found.append(Finding(page, "quarto warning or error", line.strip()))
     if record["tree_changes"] is None:
         print("git tree check skipped: not a git checkout")
     for path in record["tree_changes"] or []:

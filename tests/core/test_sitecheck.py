@@ -206,7 +206,9 @@ def test_render_problems_are_reported(tmp_path):
     (tmp_path / "_site-check" / "render.log").write_text(
         "[ 1/2] index.qmd\nWARN: Unable to resolve link target: x.qmd\n[WARNING] Could not convert TeX math \\Bigl\n"
     )
-    assert kinds(render_findings(tmp_path)) == ["quarto failed", "quarto warning or error", "quarto warning or error"]
+    found = render_findings(tmp_path)
+    assert kinds(found) == ["quarto failed", "quarto warning or error", "quarto warning or error"]
+    assert {f.where for f in found} == {"render", "index.qmd"}, "a warning names the page being rendered"
 
 
 def git(root, *args):
