@@ -11,6 +11,7 @@ import pytest
 from mechlearn.sitecheck import (
     feed_findings,
     listing_items,
+    render,
     render_findings,
     static_findings,
     tree_changes,
@@ -260,4 +261,28 @@ def test_an_entry_not_rendered_or_not_listed_is_reported(tmp_path):
         "blog_posts/p/index.html: not rendered: no such page in _site/",
         "daily_logs/day-002-b/index.html: not rendered: no such page in _site/",
         "daily_logs/index.html: not listed: daily_logs/day-002-b/index.html",
+    ]
+
+
+def test_render_records_exit_pages_and_what_rendering_changed(tmp_path, capsys):
+    # A stand-in for quarto: writes one page, warns, and (as Quarto does without the exact line) edits .gitignore.
+    fake = tmp_path / "fake-quarto"
+    fake.write_text(
+        "#!/bin/sh\nmkdir -p _site && echo '<html></html>' > _site/index.html\n"
+        "echo '[1/1] index.qmd'; echo 'WARN: something'\nprintf '/.quarto/\\n' >> .gitignore\n"
+    )
+    fake.chmod(0o755)
+    git(tmp_path, "init", "-q")
+    (tmp_path / ".gitignore").write_text("_site/\n_site-check/\nfake-quarto\n")
+    git(tmp_path, "add", ".gitignore")
+    git(tmp_path, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "x")
+    assert render(tmp_path, str(fake)) == 0
+    record = json.loads((tmp_path / "_site-check" / "render.json").read_text())
+    assert record["exit"] == 0 and record["pages"] == 1 and record["tree_changes"] == [".gitignore"]
+    assert "WARN: something" in (tmp_path / "_site-check" / "render.log").read_text()
+    assert "rendered 1 pages" in capsys.readouterr().out
+    found = render_findings(tmp_path)
+    assert sorted(str(f) for f in found) == [
+        "git tree: rendering changed a tracked file: .gitignore",
+        "index.qmd: quarto warning or error: WARN: something",
     ]
