@@ -1,0 +1,158 @@
+"""JupyterLab as `make lab` starts it: the server on localhost, the days listed and opened through its REST API, and
+the kernel the notebooks name (`python3`) is this environment's Python with `mechlearn` importable.
+
+It starts a real server and kernel (several seconds), so it runs only with `-m lab` (`make test` runs it).
+"""
+
+import json
+import os
+import secrets
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+import uuid
+from pathlib import Path
+
+import pytest
+
+from mechlearn.lab import HOST, lab_command
+from mechlearn.new import new_day
+
+pytestmark = pytest.mark.lab
+START_TIMEOUT_S = 90  # a loaded 2-core machine takes ~10 s; a server that never answers fails the test, not hangs it
+CELL_TIMEOUT_S = 60
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind((HOST, 0))
+        return s.getsockname()[1]
+
+
+class Lab:
+    """A JupyterLab server's REST API, authenticated with its token."""
+
+    def __init__(self, port: int, token: str):
+        self.base, self.token = f"http://{HOST}:{port}", token
+
+    def api(self, method: str, path: str, body: dict | None = None):
+        data = None if body is None else json.dumps(body).encode()
+        request = urllib.request.Request(self.base + path, data=data, method=method)
+        request.add_header("Authorization", f"token {self.token}")
+        with urllib.request.urlopen(request, timeout=30) as response:
+            text = response.read().decode()
+        return json.loads(text) if text else None
+
+
+def execute(lab: Lab, kernel_id: str, code: str) -> tuple[str, list[str]]:
+    """Run `code` in the kernel over its websocket, as JupyterLab does; returns its stdout and any error names."""
+    import websocket
+
+    session = uuid.uuid4().hex
+    try:  # the server answers once the kernel has replied to its first request
+        ws = websocket.create_connection(
+            f"ws://{HOST}:{lab.base.rsplit(':', 1)[1]}/api/kernels/{kernel_id}/channels?session_id={session}",
+            header=[f"Authorization: token {lab.token}"],
+            timeout=CELL_TIMEOUT_S,
+        )
+    except (websocket.WebSocketException, OSError) as e:
+        raise AssertionError(f"the kernel never answered ({type(e).__name__}: {e}); did another Python start?") from e
+    msg_id = uuid.uuid4().hex
+    header = {"msg_id": msg_id, "session": session, "username": "test", "msg_type": "execute_request", "version": "5.3"}
+    content = {"code": code, "silent": False, "store_history": False, "user_expressions": {}, "allow_stdin": False}
+    ws.send(json.dumps({"header": header, "parent_header": {}, "metadata": {}, "content": content, "channel": "shell"}))
+    stdout, errors = "", []
+    deadline = time.monotonic() + CELL_TIMEOUT_S
+    try:
+        while time.monotonic() < deadline:
+            msg = json.loads(ws.recv())
+            if msg.get("parent_header", {}).get("msg_id") != msg_id or msg["channel"] != "iopub":
+                continue
+            kind = msg["msg_type"]
+            if kind == "stream":
+                stdout += msg["content"]["text"]
+            elif kind == "error":
+                errors.append(f"{msg['content']['ename']}: {msg['content']['evalue']}")
+            elif kind == "status" and msg["content"]["execution_state"] == "idle":
+                return stdout, errors
+    finally:
+        ws.close()
+    raise AssertionError(f"the cell did not finish within {CELL_TIMEOUT_S}s")
+
+
+@pytest.fixture
+def lab(project, tmp_path_factory):
+    """JupyterLab started as `make lab` does, at a project holding two days made by `mechlearn new`.
+
+    Jupyter's user-level folders point into a temporary folder, where a decoy `python3` kernelspec (a Python that
+    exits at once) sits first on JUPYTER_PATH: the lab must still start this environment's Python for `python3`.
+    """
+    new_day(project, "Scalars", "backprop")
+    new_day(project, "Attention", "transformers")
+    home = tmp_path_factory.mktemp("jupyter-home")
+    decoy = home / "decoy" / "kernels" / "python3"
+    decoy.mkdir(parents=True)
+    spec = {"argv": [sys.executable, "-c", "raise SystemExit('decoy kernel')"], "display_name": "Decoy", "language": "python"}
+    (decoy / "kernel.json").write_text(json.dumps(spec))
+    env = {
+        **os.environ,
+        "JUPYTER_PATH": str(home / "decoy"),
+        "JUPYTER_CONFIG_DIR": str(home / "config"),
+        "JUPYTER_DATA_DIR": str(home / "data"),
+        "JUPYTER_RUNTIME_DIR": str(home / "runtime"),
+        "JUPYTERLAB_SETTINGS_DIR": str(home / "settings"),
+        "JUPYTERLAB_WORKSPACES_DIR": str(home / "workspaces"),
+        "IPYTHONDIR": str(home / "ipython"),
+    }
+    port, token = free_port(), secrets.token_hex(16)
+    argv = lab_command(project, port=port, browser=False) + [f"--IdentityProvider.token={token}"]
+    log = (home / "server.log").open("w")
+    server = subprocess.Popen(argv, cwd=project, env=env, stdout=log, stderr=subprocess.STDOUT)
+    client = Lab(port, token)
+    try:
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while True:
+            assert server.poll() is None, f"JupyterLab exited ({server.returncode}):\n{(home / 'server.log').read_text()}"
+            try:
+                client.api("GET", "/api/status")
+                break
+            except (urllib.error.URLError, ConnectionError):
+                assert time.monotonic() < deadline, f"JupyterLab did not answer within {START_TIMEOUT_S}s"
+                time.sleep(0.25)
+        client.runtime = home / "runtime"
+        yield client
+    finally:
+        try:
+            client.api("POST", "/api/shutdown")  # shuts its kernels down too
+            server.wait(30)
+        except Exception:
+            server.kill()
+            server.wait()
+        log.close()
+
+
+def test_the_lab_lists_the_days_opens_one_and_runs_it_with_this_environments_python(lab, project):
+    """Catches a lab whose `python3` is another Python (a user-wide or system kernelspec), one listening beyond
+    localhost, and a kernel that cannot import `mechlearn`."""
+    (info,) = [json.loads(f.read_text()) for f in lab.runtime.glob("jpserver-*.json")]
+    assert info["hostname"] == HOST and info["root_dir"] == str(project), "localhost only, at the project root"
+    listing = lab.api("GET", "/api/contents/daily_logs")
+    days = sorted(item["name"] for item in listing["content"] if item["type"] == "directory")
+    assert days == ["day-001-scalars", "day-002-attention"], "the contents API lists the days `mechlearn new` made"
+    notebook = lab.api("GET", "/api/contents/daily_logs/day-002-attention/index.ipynb?content=1")
+    assert notebook["type"] == "notebook"
+    kernel_name = notebook["content"]["metadata"]["kernelspec"]["name"]
+    assert kernel_name == "python3", "the kernel name entries record"
+    session = lab.api(
+        "POST", "/api/sessions", {"path": notebook["path"], "type": "notebook", "kernel": {"name": kernel_name}}
+    )
+    stdout, errors = execute(lab, session["kernel"]["id"], "import os, sys, mechlearn\nprint(sys.prefix)\nprint(os.getcwd())")
+    assert errors == [], "the cell that imports mechlearn must run"
+    prefix, cwd = stdout.split()
+    assert Path(prefix) == Path(sys.prefix), f"python3 must be this environment's Python, got {prefix}"
+    assert Path(cwd) == project / "daily_logs/day-002-attention", "the kernel starts in the day's folder"
+    lab.api("DELETE", f"/api/sessions/{session['id']}")
+    assert lab.api("GET", "/api/kernels") == [], "closing the session shuts its kernel down"
