@@ -2,7 +2,8 @@
 
 Quarto's `freeze` re-runs a page only when the page itself changes; it never notices that a module the page
 imports has changed. `mechlearn run` records these hashes in the notebook's metadata when it executes an entry,
-and `mechlearn check` recomputes them: any difference means the stored outputs are stale.
+and `mechlearn check` recomputes them: any difference means the stored outputs are stale. It also records a hash
+of the outputs it stored, so outputs made by running cells by hand in an editor and saving are not taken for a run's.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import ast
 import hashlib
 import importlib.machinery
+import json
 import sys
 from pathlib import Path
 
@@ -20,6 +22,9 @@ METADATA_KEY = "mechlearn"
 # The bookkeeping itself: it decides whether a result must be recomputed but never computes one, so editing it
 # must not mark every day and every cached training run stale (that would retrain everything for nothing).
 BOOKKEEPING = frozenset({"mechlearn.provenance", "mechlearn.artefacts"})
+OUTPUTS_CHANGED = "its outputs are not the ones `mechlearn run` stored (cells run by hand and saved?)"
+# What an editor adds on save and `mechlearn run` strips (execute.normalise): per-cell run timestamps, widget state.
+EDITOR_METADATA = "it was saved by an editor with cell timestamps or widget state, which `mechlearn run` strips"
 
 
 def _digest(data: bytes) -> str:
@@ -115,8 +120,32 @@ def code_cells(nb: nbformat.NotebookNode) -> list[str]:
     return [c.source for c in nb.cells if c.cell_type == "code"]
 
 
+def outputs_digest(nb: nbformat.NotebookNode) -> str:
+    """A hash of what the code cells show: their outputs and execution counts, as stored.
+
+    Base64 images count without a trailing newline, which editors keep or drop when they merely re-save a notebook
+    (Jupyter keeps it, VS Code drops it), so opening a day and saving it unchanged is not mistaken for a new run.
+    """
+    shown = []
+    for cell in nb.cells:
+        if cell.cell_type != "code":
+            continue
+        outputs = []
+        for out in cell.get("outputs", []):
+            out = dict(out)
+            if "data" in out:
+                out["data"] = {
+                    mime: value.rstrip("\n") if mime.startswith("image/") and isinstance(value, str) else value
+                    for mime, value in out["data"].items()
+                }
+            outputs.append(out)
+        shown.append([cell.get("execution_count"), outputs])
+    return _digest(json.dumps(shown, sort_keys=True).encode())
+
+
 def provenance(nb: nbformat.NotebookNode) -> dict:
-    """What the stored outputs of `nb` were computed from: its code and the `mechlearn` modules it imports."""
+    """What the stored outputs of `nb` were computed from — its code and the `mechlearn` modules it imports — and a
+    hash of those outputs (`nb` as `mechlearn run` stores it: executed and normalised)."""
     roots: set[str] = set()
     for i, source in enumerate(code_cells(nb)):
         try:
@@ -126,6 +155,7 @@ def provenance(nb: nbformat.NotebookNode) -> dict:
     return {
         "code": _digest("\n# --- cell ---\n".join(code_cells(nb)).encode()),
         "modules": module_hashes(roots),
+        "outputs": outputs_digest(nb),
     }
 
 
@@ -138,6 +168,11 @@ def stale_reasons(nb: nbformat.NotebookNode) -> list[str]:
     reasons = []
     if recorded.get("code") != now["code"]:
         reasons.append("its code cells changed since it was run")
+    # A record from before output hashes were kept has none: its outputs are taken as the run's.
+    if recorded.get("outputs", now["outputs"]) != now["outputs"]:
+        reasons.append(OUTPUTS_CHANGED)
+    if any("execution" in c.metadata for c in nb.cells) or "widgets" in nb.metadata:
+        reasons.append(EDITOR_METADATA)
     old, new = recorded.get("modules", {}), now["modules"]
     for name in sorted(set(old) | set(new)):
         if name not in old:

@@ -41,7 +41,10 @@ def inspect(entry: Entry, vocab: Vocabulary | None = None) -> Finding:
         elif bad_cell := unparsable_cell(nb):
             problems.append(f"cannot be read for imports: {bad_cell}")
         else:
-            problems += [f"stale: {r}" for r in stale_reasons(nb)]
+            stale = [f"stale: {r}" for r in stale_reasons(nb)]
+            if stale:  # one command stores a run's outputs, whatever made them stale
+                stale[-1] += f" (rerun: mechlearn run daily_logs/{entry.path.parent.name})"
+            problems += stale
             problems += results_problems(entry.path.parent, nb)
         if entry.unfinished:
             notes.append("still holds template placeholders (not counted as done)")

@@ -5,9 +5,10 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_output
 
+from mechlearn.cli import main
 from mechlearn.execute import CellFailure, normalise, run_entry
 from mechlearn.project import MechlearnError
-from mechlearn.provenance import METADATA_KEY, stale_reasons
+from mechlearn.provenance import EDITOR_METADATA, METADATA_KEY, OUTPUTS_CHANGED, stale_reasons
 
 
 def test_run_stores_outputs_and_provenance_in_place(tmp_path, write_day):
@@ -56,22 +57,46 @@ def test_a_successful_run_moves_the_files_it_wrote_back(tmp_path, write_day, fol
     assert sorted(folder_bytes(path.parent)) == ["figure.png", "index.ipynb"], "no temporary files left behind"
 
 
-def test_a_rerun_and_a_jupyterlab_save_leave_the_same_bytes(tmp_path, write_day):
-    """Catches volatile metadata written into the notebook: nbclient's and JupyterLab's per-cell timestamps,
-    the run's duration, widget state, stream output split differently by timing."""
-    path = write_day(tmp_path, 1, [new_code_cell("import sys, time\nprint('a')\nsys.stdout.flush()\nprint('b')")])
+def test_a_jupyterlab_save_is_stale_until_a_rerun_restores_the_same_bytes(project, write_day, capsys):
+    """Catches volatile metadata written into the notebook (nbclient's and JupyterLab's per-cell timestamps, the
+    run's duration, widget state, stream output split differently by timing), and a `check` that takes outputs
+    made by running cells by hand in JupyterLab for the stored record."""
+    path = write_day(project, 1, [new_code_cell("import sys, time\nprint('a')\nsys.stdout.flush()\nprint('b')")])
     run_entry(path, progress=False)
     committed = path.read_bytes()
     nb = nbformat.read(path, 4)
     assert "execution" not in nb.cells[1].metadata and "seconds" not in nb.metadata[METADATA_KEY]
     assert [o.output_type for o in nb.cells[1].outputs] == ["stream"], "one stream, not one output per flush"
-    # What JupyterLab writes when the learner runs the cell by hand and saves.
+    # What JupyterLab writes when the learner runs the cell by hand (a second time) and saves.
     nb.cells[1].metadata["execution"] = {"iopub.status.busy": "2030-01-01T00:00:00.000000Z"}
+    nb.cells[1].execution_count = 2
     nb.cells[1].outputs = [new_output("stream", name="stdout", text="a\n"), new_output("stream", text="b\n")]
     nb.metadata["widgets"] = {"application/vnd.jupyter.widget-state+json": {"state": {}, "version_major": 2}}
     nbformat.write(nb, path)
+    capsys.readouterr()
+    assert main(["check", str(path)]) == 1
+    out = capsys.readouterr().out
+    assert f"stale: {OUTPUTS_CHANGED}\n" in out, "outputs saved from JupyterLab are not the record"
+    assert f"stale: {EDITOR_METADATA} (rerun: mechlearn run daily_logs/day-001-t)\n" in out, "says what to run"
     run_entry(path, progress=False)
     assert path.read_bytes() == committed
+    assert main(["check", str(path)]) == 0
+
+
+def test_saving_a_day_unchanged_from_another_editor_is_not_a_new_run(tmp_path, write_day):
+    """Catches an output hash that counts the newline some editors end a base64 image with and others drop (Jupyter
+    has written it, VS Code drops it): opening a day and saving it without running anything must not make it stale."""
+    png = "from IPython.display import Image\nImage(data=bytes.fromhex('89504e470d0a1a0a'), format='png')"
+    path = write_day(tmp_path, 1, [new_code_cell(png)])
+    run_entry(path, progress=False)
+    nb = nbformat.read(path, 4)
+    data = nb.cells[1].outputs[0].data
+    stored = data["image/png"]
+    for resaved in (stored + "\n", stored.rstrip("\n")):
+        data["image/png"] = resaved
+        assert stale_reasons(nb) == [], "the same image, re-saved"
+    data["image/png"] = "iVBORw0KGgpmb28="  # another image
+    assert stale_reasons(nb) == [OUTPUTS_CHANGED]
 
 
 def test_normalise_joins_stream_pieces_and_drops_widget_views():

@@ -95,7 +95,11 @@ def lab(project, tmp_path_factory):
     home = tmp_path_factory.mktemp("jupyter-home")
     decoy = home / "decoy" / "kernels" / "python3"
     decoy.mkdir(parents=True)
-    spec = {"argv": [sys.executable, "-c", "raise SystemExit('decoy kernel')"], "display_name": "Decoy", "language": "python"}
+    spec = {
+        "argv": [sys.executable, "-c", "raise SystemExit('decoy kernel')"],
+        "display_name": "Decoy",
+        "language": "python",
+    }
     (decoy / "kernel.json").write_text(json.dumps(spec))
     env = {
         **os.environ,
@@ -115,7 +119,9 @@ def lab(project, tmp_path_factory):
     try:
         deadline = time.monotonic() + START_TIMEOUT_S
         while True:
-            assert server.poll() is None, f"JupyterLab exited ({server.returncode}):\n{(home / 'server.log').read_text()}"
+            assert server.poll() is None, (
+                f"JupyterLab exited ({server.returncode}):\n{(home / 'server.log').read_text()}"
+            )
             try:
                 client.api("GET", "/api/status")
                 break
@@ -149,7 +155,9 @@ def test_the_lab_lists_the_days_opens_one_and_runs_it_with_this_environments_pyt
     session = lab.api(
         "POST", "/api/sessions", {"path": notebook["path"], "type": "notebook", "kernel": {"name": kernel_name}}
     )
-    stdout, errors = execute(lab, session["kernel"]["id"], "import os, sys, mechlearn\nprint(sys.prefix)\nprint(os.getcwd())")
+    stdout, errors = execute(
+        lab, session["kernel"]["id"], "import os, sys, mechlearn\nprint(sys.prefix)\nprint(os.getcwd())"
+    )
     assert errors == [], "the cell that imports mechlearn must run"
     prefix, cwd = stdout.split()
     assert Path(prefix) == Path(sys.prefix), f"python3 must be this environment's Python, got {prefix}"

@@ -105,6 +105,16 @@ def test_importing_a_new_module_is_noticed(fake_package):
     assert "now imports mechlearn.backprop" in reasons
 
 
+def test_outputs_changed_after_the_run_are_stale_unless_recorded_before_output_hashes(fake_package):
+    """Catches outputs saved from an editor (cells run by hand) passing as the run's; and a record from before
+    output hashes were kept being failed for lacking one."""
+    nb = recorded_notebook()
+    nb.cells[0].outputs = [nbformat.v4.new_output("execute_result", data={"text/plain": "4"}, execution_count=3)]
+    assert prov.stale_reasons(nb) == [prov.OUTPUTS_CHANGED]
+    del nb.metadata[prov.METADATA_KEY]["provenance"]["outputs"]
+    assert prov.stale_reasons(nb) == []
+
+
 def test_never_run_notebook_is_stale():
     assert prov.stale_reasons(nbformat.v4.new_notebook()) == [
         "never executed by `mechlearn run` (no recorded provenance)"
