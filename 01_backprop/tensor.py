@@ -278,12 +278,13 @@ class Tensor:
 
     # ---- shape ops: backward applies the inverse rearrangement ------------------------------------------------
     def reshape(self, *shape) -> Tensor:
-        shape = tuple(shape[0]) if len(shape) == 1 and not isinstance(shape[0], int) else shape
+        # one argument that is not a number is the whole shape: x.reshape((2, 3)) as well as x.reshape(2, 3)
+        shape = tuple(shape[0]) if len(shape) == 1 and not isinstance(shape[0], numbers.Integral) else shape
         old = self.shape
         return Tensor._make(self.data.reshape(shape), (self,), lambda g: (g.reshape(old),), "reshape")
 
     def permute(self, *axes) -> Tensor:
-        axes = tuple(axes[0]) if len(axes) == 1 and not isinstance(axes[0], int) else axes
+        axes = tuple(axes[0]) if len(axes) == 1 and not isinstance(axes[0], numbers.Integral) else axes
         if sorted(a % self.ndim for a in axes) != list(range(self.ndim)):
             raise ValueError(f"permute: {axes} is not a permutation of the {self.ndim} axes of {self.shape}")
         inverse = tuple(np.argsort([a % self.ndim for a in axes]))

@@ -1,0 +1,107 @@
+"""Edge cases of the Tensor engine that the random-input checks in test_tensor_ops.py never reach (each was a
+surviving mutant of benchmarks/mutation.py): calling conventions, dtypes, the kink of relu, error messages, labels."""
+
+import numpy as np
+import pytest
+import torch
+from mechlearn.backprop import Tensor
+
+
+def _grad_pair(f_ours, f_torch, a, w=None):
+    x, t = Tensor(a, requires_grad=True), torch.tensor(a, requires_grad=True)
+    out, t_out = f_ours(x), f_torch(t)
+    w = np.random.default_rng(0).normal(size=out.shape) if w is None else w
+    (out * w).sum().backward()
+    (t_out * torch.tensor(w)).sum().backward()
+    return out, t_out, x, t
+
+
+@pytest.mark.parametrize(
+    "name, op",
+    [
+        ("neg", lambda x: -x),
+        ("**2", lambda x: x**2),
+        ("exp", lambda x: x.exp()),
+        ("log", lambda x: x.log()),
+        ("tanh", lambda x: x.tanh()),
+        ("sigmoid", lambda x: x.sigmoid()),
+        ("relu", lambda x: x.relu()),
+        ("masked_fill", lambda x: x.masked_fill(np.array([True, False]), 0.0)),
+        ("sum", lambda x: x.sum()),
+        ("max", lambda x: x.max()),
+        ("reshape", lambda x: x.reshape(2, 1)),
+        ("permute", lambda x: x.permute(0)),
+        ("index", lambda x: x[0]),
+        ("+", lambda x: x + 1.0),
+        ("@", lambda x: x @ np.ones(2)),
+    ],
+)
+def test_repr_names_the_op_that_made_the_tensor(name, op):
+    """`grad_fn=<op>` in the repr is how a learner reads the graph (torch prints grad_fn the same way)."""
+    out = op(Tensor(np.array([1.0, 2.0]), requires_grad=True))
+    assert repr(out).endswith(f", grad_fn={name})"), f"{repr(out)} does not name its op {name}"
+    assert repr(Tensor(np.ones(2), requires_grad=True)).endswith(", requires_grad=True)")
+    assert repr(Tensor(np.ones(2))) == "Tensor([1. 1.])"
+
+
+def test_log_refuses_zero_and_negative_entries():
+    for bad in ([1.0, 0.0], [-1.0, 2.0]):
+        with pytest.raises(ValueError, match="^log of a tensor with non-positive entries$"):
+            Tensor(np.array(bad)).log()
+
+
+def test_relu_gradient_at_the_kink_is_zero_like_torch():
+    a = np.array([-1.0, 0.0, 2.0])
+    out, t_out, x, t = _grad_pair(lambda x: x.relu(), torch.relu, a, w=np.ones(3))
+    assert np.array_equal(out.data, t_out.detach().numpy())
+    assert np.array_equal(x.grad, t.grad.numpy()) and x.grad[1] == 0.0, "relu'(0) must be 0, as torch"
+
+
+@pytest.mark.parametrize("as_tensor", [False, True])
+def test_masked_fill_with_a_tensor_or_integer_mask_keeps_float32(as_tensor):
+    """The mask may be a Tensor (its data is float) or an integer array; the fill value must not promote float32."""
+    a = np.arange(6, dtype=np.float32).reshape(2, 3)
+    mask = np.array([[1, 0, 0], [0, 1, 1]])
+    x = Tensor(a, requires_grad=True)
+    out = x.masked_fill(Tensor(mask) if as_tensor else mask, -5.0)
+    expected = torch.tensor(a).masked_fill(torch.tensor(mask, dtype=torch.bool), -5.0)
+    assert out.dtype == np.float32, "the fill value promoted float32 to float64"
+    assert np.array_equal(out.data, expected.numpy())
+    out.sum().backward()
+    assert np.array_equal(x.grad, 1.0 - mask), "filled entries must get no gradient"
+
+
+def test_mean_with_keepdims_matches_torch():
+    a = np.random.default_rng(1).normal(size=(2, 3, 4))
+    for axis in (-1, (0, 2)):
+        out, t_out, x, t = _grad_pair(lambda x: x.mean(axis, keepdims=True), lambda t: t.mean(axis, keepdim=True), a)
+        assert out.shape == tuple(t_out.shape), "keepdims ignored by mean"
+        np.testing.assert_allclose(x.grad, t.grad.numpy(), rtol=0, atol=1e-12)
+
+
+def test_reshape_and_permute_accept_a_tuple_separate_ints_or_numpy_ints():
+    """x.reshape((2, 3)) and x.reshape(2, 3) are the same, as in NumPy and torch; so is a NumPy integer size
+    (x.reshape(np.int64(6)) used to raise TypeError); permute likewise, with negative axes."""
+    x = Tensor(np.arange(6.0).reshape(2, 3), requires_grad=True)
+    assert x.reshape((3, 2)).shape == x.reshape(3, 2).shape == x.reshape(np.int64(3), -1).shape == (3, 2)
+    assert x.reshape(np.int64(6)).shape == (6,) and x.reshape([6]).shape == (6,)
+    assert x.permute((1, 0)).shape == x.permute(1, 0).shape == x.permute(np.int64(-1), 0).shape == (3, 2)
+    assert Tensor(np.ones(4)).permute(0).shape == (4,)
+    a = np.random.default_rng(2).normal(size=(2, 3, 4))
+    _, t_out, y, t = _grad_pair(lambda x: x.permute(-1, 0, -2), lambda t: t.permute(-1, 0, -2), a)
+    assert np.array_equal(y.grad, t.grad.numpy()), "the inverse permutation is wrong for negative axes"
+    with pytest.raises(ValueError, match=r"^permute: \(0, 0\) is not a permutation of the 2 axes of \(2, 3\)$"):
+        x.permute(0, 0)
+
+
+def test_indexing_with_tensors_of_indices_and_float32_gradients():
+    """Indices may come as a Tensor (float data) or inside a tuple; the scatter-add keeps the leaf's dtype."""
+    a = np.arange(12, dtype=np.float32).reshape(3, 4)
+    x = Tensor(a, requires_grad=True)
+    rows = Tensor(np.array([2, 0, 2]))
+    out = x[rows]
+    assert np.array_equal(out.data, a[[2, 0, 2]])
+    out.sum().backward()
+    assert x.grad.dtype == np.float32 and np.array_equal(x.grad.sum(1), [4.0, 0.0, 8.0])
+    picked = x[(rows, Tensor(np.array([1, 1, 3])))]
+    assert np.array_equal(picked.data, a[[2, 0, 2], [1, 1, 3]])
