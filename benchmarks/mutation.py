@@ -30,7 +30,7 @@ TOPICS = {
 }
 # group -> (modules to mutate, as topic/module; test files that exercise them)
 GROUPS = {
-    "tensor": (["backprop/tensor"], ["tests/backprop/test_tensor_ops.py"]),
+    "tensor": (["backprop/tensor"], ["tests/backprop/test_tensor_ops.py", "tests/backprop/test_tensor_edges.py"]),
     "functional": (["backprop/functional"], ["tests/backprop/test_tensor_ops.py"]),
     "conv": (["backprop/conv"], ["tests/backprop/test_layers_conv.py"]),
     "optim": (["backprop/optim"], ["tests/backprop/test_optim_vs_torch.py"]),
@@ -90,27 +90,63 @@ def stage(group: str) -> Path:
     return root
 
 
+RECHECK = """
+import os, sys, pytest
+sys.path.insert(0, "src")
+tests = sys.argv[1].split(",")
+os.environ["MUTANT_UNDER_TEST"] = ""  # first the unmutated code: the staged copy must still pass today's tests
+if pytest.main(["-x", "-q", "-p", "no:cacheprovider", *tests]) != 0:
+    sys.exit("the unmutated staged code fails the tests: the source changed since the run, so run it afresh")
+for name in sys.argv[2:]:
+    os.environ["MUTANT_UNDER_TEST"] = name
+    code = pytest.main(["-x", "-q", "-p", "no:cacheprovider", *tests])
+    print(f"RECHECK {name}: {'killed' if code != 0 else 'survived'}", flush=True)
+"""
+
+
+def recheck(group: str, survivors: list[str]) -> dict[str, str]:
+    """Run the survivors of the last full run against the tests as they are now (new tests included), all in one
+    process: mutmut's trampolines read MUTANT_UNDER_TEST at every call, so no re-import is needed per mutant."""
+    root = STAGE / group / "mutants"
+    _, tests = GROUPS[group]
+    for test in tests:
+        (root / test).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(REPO / test, root / test)
+    run = subprocess.run(
+        [sys.executable, "-c", RECHECK, ",".join(tests), *survivors], cwd=root, capture_output=True, text=True
+    )
+    if run.returncode:
+        sys.exit(run.stderr.strip().splitlines()[-1])
+    out = run.stdout
+    return dict(line[len("RECHECK ") :].rsplit(": ", 1) for line in out.splitlines() if line.startswith("RECHECK "))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("groups", nargs="+", choices=list(GROUPS))
     parser.add_argument("--results", action="store_true", help="only print the results of the last run")
+    parser.add_argument("--recheck", action="store_true", help="rerun the last run's survivors with today's tests")
     args = parser.parse_args()
     mutmut = Path(sys.executable).parent / "mutmut"
     for group in args.groups:
-        root = STAGE / group if args.results else stage(group)
-        if not args.results:
+        root = STAGE / group if args.results or args.recheck else stage(group)
+        if not (args.results or args.recheck):
             subprocess.run([mutmut, "run", "--max-children", "2"], cwd=root, check=False)
         out = subprocess.run([mutmut, "results", "--all", "true"], cwd=root, capture_output=True, text=True).stdout
+        statuses = dict(line.strip().rsplit(": ", 1) for line in out.splitlines() if ": " in line)
+        if args.recheck:
+            rechecked = recheck(group, [n for n, s in statuses.items() if s in ("survived", "no tests")])
+            statuses.update({n: "killed (new tests)" if s == "killed" else s for n, s in rechecked.items()})
         counts: dict[str, Counter] = {}
-        for line in out.splitlines():
-            name, _, status = line.strip().rpartition(": ")
+        for name, status in statuses.items():
             module = re.match(r"(.*?)\.x[_\u01c1]", name).group(1)  # mechlearn.rl.ppo.x_ppo_loss__mutmut_3
             counts.setdefault(module, Counter())[status] += 1
-            if status != "killed":
+            if not status.startswith("killed"):
                 print(f"{status:>10}  {name}")
         for module, c in counts.items():
             total = sum(c.values())
-            print(f"{module}: {c['killed']}/{total} killed ({100 * c['killed'] / total:.1f} %), {dict(c)}")
+            killed = c["killed"] + c["killed (new tests)"]
+            print(f"{module}: {killed}/{total} killed ({100 * killed / total:.1f} %), {dict(c)}")
 
 
 if __name__ == "__main__":

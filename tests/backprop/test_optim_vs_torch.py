@@ -20,6 +20,10 @@ CASES = {
     "adam": (Adam, torch.optim.Adam, dict(lr=0.01)),
     "adam_l2": (Adam, torch.optim.Adam, dict(lr=0.01, betas=(0.8, 0.99), weight_decay=0.1)),
     "adamw": (AdamW, torch.optim.AdamW, dict(lr=0.01, weight_decay=0.1)),
+    # no arguments: our defaults (lr, betas, alpha, eps, AdamW's decay) must be torch's
+    "rmsprop_defaults": (RMSprop, torch.optim.RMSprop, {}),
+    "adam_defaults": (Adam, torch.optim.Adam, {}),
+    "adamw_defaults": (AdamW, torch.optim.AdamW, {}),
 }
 
 

@@ -105,3 +105,21 @@ def test_indexing_with_tensors_of_indices_and_float32_gradients():
     assert x.grad.dtype == np.float32 and np.array_equal(x.grad.sum(1), [4.0, 0.0, 8.0])
     picked = x[(rows, Tensor(np.array([1, 1, 3])))]
     assert np.array_equal(picked.data, a[[2, 0, 2], [1, 1, 3]])
+
+
+def test_constant_on_the_left_of_plus_and_matmul():
+    """`1.0 + x` and `ndarray @ x` go through __radd__ / __rmatmul__ (`__array_priority__` makes NumPy defer)."""
+    a, M = np.array([[1.0, 2.0], [3.0, 4.0]]), np.array([[0.5, -1.0], [2.0, 1.0]])
+    x = Tensor(a, requires_grad=True)
+    y = 1.0 + x
+    z = M @ x
+    assert isinstance(z, Tensor) and np.array_equal(y.data, 1.0 + a) and np.array_equal(z.data, M @ a)
+    (y.sum() + z.sum()).backward()
+    assert np.array_equal(x.grad, 1.0 + M.sum(0)[:, None] * np.ones((1, 2))), "d(1 + x + Mx)/dx"
+
+
+def test_detach_shares_the_data_but_not_the_graph():
+    x = Tensor(np.array([1.0, 2.0], dtype=np.float32), requires_grad=True)
+    d = (x * 2.0).detach()
+    assert not d.requires_grad and d._parents == () and d.dtype == np.float32
+    assert np.array_equal(d.data, [2.0, 4.0])
