@@ -29,9 +29,10 @@ TOPICS = {
     "interp": "04_interpretability",
 }
 # group -> (modules to mutate, as topic/module; test files that exercise them)
+TENSOR_TESTS = ["tests/backprop/test_tensor_ops.py", "tests/backprop/test_tensor_edges.py"]
 GROUPS = {
-    "tensor": (["backprop/tensor"], ["tests/backprop/test_tensor_ops.py", "tests/backprop/test_tensor_edges.py"]),
-    "functional": (["backprop/functional"], ["tests/backprop/test_tensor_ops.py"]),
+    "tensor": (["backprop/tensor"], TENSOR_TESTS),
+    "functional": (["backprop/functional"], TENSOR_TESTS),
     "conv": (["backprop/conv"], ["tests/backprop/test_layers_conv.py"]),
     "optim": (["backprop/optim"], ["tests/backprop/test_optim_vs_torch.py"]),
     "transformers": (

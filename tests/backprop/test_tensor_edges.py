@@ -123,3 +123,33 @@ def test_detach_shares_the_data_but_not_the_graph():
     d = (x * 2.0).detach()
     assert not d.requires_grad and d._parents == () and d.dtype == np.float32
     assert np.array_equal(d.data, [2.0, 4.0])
+
+
+def test_cross_entropy_rejects_bad_targets_with_one_line_errors():
+    from mechlearn.backprop import cross_entropy
+
+    logits = Tensor(np.zeros((2, 3)), requires_grad=True)
+    with pytest.raises(TypeError, match=r"^cross_entropy: targets must be integer class indices, not float64$"):
+        cross_entropy(logits, np.array([0.0, 1.0]))
+    with pytest.raises(ValueError, match=r"^cross_entropy: logits \(2, 3\) need targets of shape \(2,\)$"):
+        cross_entropy(logits, np.array([0, 1, 2]))
+    for bad in ([0, 3], [-1, 0]):
+        with pytest.raises(ValueError, match=r"^cross_entropy: targets must lie in \[0, 3\), got -?\d\.\.\d$"):
+            cross_entropy(logits, np.array(bad))
+
+
+def test_cross_entropy_of_float32_logits_with_tensor_targets():
+    """Targets may come as a Tensor of integers; float32 logits give a float32 loss and gradient equal to torch's."""
+    from mechlearn.backprop import cross_entropy
+
+    a = np.random.default_rng(3).normal(size=(2, 4, 5)).astype(np.float32)
+    targets = np.array([[0, 4, 2, 2], [1, 3, 3, 0]])
+    x = Tensor(a, requires_grad=True)
+    loss = cross_entropy(x, Tensor(targets, dtype=np.int64))
+    t = torch.tensor(a, requires_grad=True)
+    t_loss = torch.nn.functional.cross_entropy(t.reshape(-1, 5), torch.tensor(targets).reshape(-1))
+    loss.backward()
+    t_loss.backward()
+    assert loss.dtype == np.float32 and x.grad.dtype == np.float32
+    np.testing.assert_allclose(loss.item(), t_loss.item(), rtol=1e-6)
+    np.testing.assert_allclose(x.grad, t.grad.numpy(), atol=1e-7)
