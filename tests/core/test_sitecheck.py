@@ -8,6 +8,7 @@ import subprocess
 import nbformat
 import pytest
 
+from mechlearn import sitebrowser
 from mechlearn.sitecheck import (
     feed_findings,
     listing_items,
@@ -285,4 +286,36 @@ def test_render_records_exit_pages_and_what_rendering_changed(tmp_path, capsys):
     assert sorted(str(f) for f in found) == [
         "git tree: rendering changed a tracked file: .gitignore",
         "index.qmd: quarto warning or error: WARN: something",
+    ]
+
+
+def test_the_browser_pass_says_it_is_skipped_without_chromium(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(sitebrowser.shutil, "which", lambda name: None)
+    assert sitebrowser.browser_findings(tmp_path) == []
+    assert "browser pass skipped: no Chromium" in capsys.readouterr().out
+
+
+def test_the_browser_views_home_the_most_mathematical_day_of_each_topic_a_post_and_empty_topics(tmp_path):
+    (tmp_path / "_quarto.yml").write_text(f"website:\n  site-url: {SITE_URL}\n")
+    write_entry(tmp_path, 1, "a", "backprop")
+    write_entry(tmp_path, 2, "b", "backprop")
+    write_entry(tmp_path, 3, "c", "rl")
+    site = tmp_path / "_site"
+    pages = {
+        "index.html": "",
+        "daily_logs/day-001-a/index.html": "<math></math>",
+        "daily_logs/day-002-b/index.html": "<math></math><math></math>",
+        "daily_logs/day-003-c/index.html": "",
+        "05_alignment_notes/index.html": "",
+        "blog_posts/p/index.html": "<math></math>",
+    }
+    for rel, body in pages.items():
+        (site / rel).parent.mkdir(parents=True, exist_ok=True)
+        (site / rel).write_text(page(body))
+    assert sitebrowser.pages_to_view(tmp_path) == [
+        "index.html",
+        "daily_logs/day-002-b/index.html",
+        "daily_logs/day-003-c/index.html",
+        "05_alignment_notes/index.html",
+        "blog_posts/p/index.html",
     ]
