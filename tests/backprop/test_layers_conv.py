@@ -144,3 +144,29 @@ def test_im2col_conv_equals_the_slow_loop(stride, padding, k):
     x, K, b = rng.normal(size=(2, 3, 7, 6)), rng.normal(size=(4, 3, k, k)), rng.normal(size=4)
     fast = conv2d(Tensor(x), Tensor(K), Tensor(b), stride, padding).data
     assert relative_error(fast, conv2d_loop(x, K, b, stride, padding)) < 1e-12, "im2col window layout is wrong"
+
+
+def test_conv_layer_init_and_hyper_parameters_follow_torch():
+    """Conv2d draws weights and biases from U(-1/sqrt(C k^2), 1/sqrt(C k^2)) (torch's default init), passes stride and
+    padding on, and keeps the dtype asked for; MaxPool2d's stride defaults to its kernel size."""
+    layer = Conv2d(3, 40, 3, np.random.default_rng(0), stride=2, padding=1, dtype=np.float32)
+    bound = 1 / np.sqrt(3 * 9)
+    for p in (layer.weight, layer.bias):
+        assert p.dtype == np.float32 and np.abs(p.data).max() <= bound and np.abs(p.data).max() > 0.9 * bound
+    assert layer.weight.shape == (40, 3, 3, 3) and layer.bias.shape == (40,)
+    x = Tensor(np.random.default_rng(1).normal(size=(2, 3, 7, 7)).astype(np.float32))
+    assert np.array_equal(layer(x).data, conv2d(x, layer.weight, layer.bias, stride=2, padding=1).data)
+    pool = MaxPool2d(3, padding=1)
+    assert np.array_equal(pool(x).data, max_pool2d(x, 3, 3, 1).data)
+    t = torch.tensor(x.data)
+    np.testing.assert_array_equal(MaxPool2d(2)(x).data, F.max_pool2d(t, 2).numpy())
+    np.testing.assert_array_equal(MaxPool2d(3, 2, 1)(x).data, F.max_pool2d(t, 3, 2, 1).numpy())
+
+
+def test_conv_errors_are_one_line_and_name_the_shapes():
+    with pytest.raises(ValueError, match=r"^conv2d: input \(N, C, H, W\) and weight \(O, C, kh, kw\) must agree on C"):
+        conv2d(Tensor(np.zeros((2, 4, 4))), Tensor(np.zeros((3, 2, 3, 3))), None)
+    with pytest.raises(ValueError, match=r"^conv2d: kernel \(5, 5\) is larger than the padded input \(4, 4\)$"):
+        conv2d(Tensor(np.zeros((1, 1, 4, 4))), Tensor(np.zeros((1, 1, 5, 5))), None)
+    with pytest.raises(ValueError, match="larger than the padded input"):
+        conv2d(Tensor(np.zeros((1, 1, 4, 6))), Tensor(np.zeros((1, 1, 5, 5))), None)
