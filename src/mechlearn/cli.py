@@ -31,6 +31,11 @@ def cmd_new(args) -> int:
     path = new_day(root, args.title, args.topic, args.uses, args.date, args.day, args.arena)
     print(path.relative_to(root))
     _refresh_progress(root)
+    if args.open:
+        from mechlearn.lab import open_lab
+
+        return open_lab(root, path)
+    print(f"write it in JupyterLab: make lab NOTEBOOK={path.relative_to(root).as_posix()}", file=sys.stderr)
     return 0
 
 
@@ -176,6 +181,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--arena", help='the ARENA section the day follows, a key of vocabulary.yml\'s arena, e.g. "1.1"')
     p.add_argument("--date", help="YYYY-MM-DD (default: today)")
     p.add_argument("--day", type=int, help="day number (default: one after the highest existing day)")
+    p.add_argument("--open", action="store_true", help="then open it in JupyterLab (as `make lab` starts it)")
     p.set_defaults(func=cmd_new)
 
     p = command(

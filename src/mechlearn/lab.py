@@ -49,6 +49,8 @@ def open_lab(root: Path, notebook: Path | None = None, port: int | None = None, 
     """Run JupyterLab in the foreground until the learner stops it (Ctrl-C); returns its exit status."""
     if notebook is not None and not Path(notebook).is_file():
         raise MechlearnError(f"{notebook}: no such notebook")
+    if notebook is not None and not Path(notebook).resolve().is_relative_to(root.resolve()):
+        raise MechlearnError(f"{notebook}: not in the project ({root}); JupyterLab serves only the project")
     try:
         return subprocess.run(lab_command(root, notebook, port, browser), cwd=root).returncode
     except KeyboardInterrupt:  # JupyterLab got the Ctrl-C too and shuts itself down

@@ -1,7 +1,7 @@
 """JupyterLab as `make lab` starts it: the server on localhost, the days listed and opened through its REST API, and
 the kernel the notebooks name (`python3`) is this environment's Python with `mechlearn` importable.
 
-It starts a real server and kernel (several seconds), so it runs only with `-m lab` (`make test` runs it).
+The test that starts a real server and kernel (several seconds) runs only with `-m lab` (`make test` runs it).
 """
 
 import json
@@ -18,10 +18,11 @@ from pathlib import Path
 
 import pytest
 
+import mechlearn.lab
+from mechlearn.cli import main
 from mechlearn.lab import HOST, lab_command
 from mechlearn.new import new_day
 
-pytestmark = pytest.mark.lab
 START_TIMEOUT_S = 90  # a loaded 2-core machine takes ~10 s; a server that never answers fails the test, not hangs it
 CELL_TIMEOUT_S = 60
 
@@ -112,7 +113,8 @@ def lab(project, tmp_path_factory):
         "IPYTHONDIR": str(home / "ipython"),
     }
     port, token = free_port(), secrets.token_hex(16)
-    argv = lab_command(project, port=port, browser=False) + [f"--IdentityProvider.token={token}"]
+    day = project / "daily_logs/day-002-attention/index.ipynb"
+    argv = lab_command(project, day, port=port, browser=False) + [f"--IdentityProvider.token={token}"]
     log = (home / "server.log").open("w")
     server = subprocess.Popen(argv, cwd=project, env=env, stdout=log, stderr=subprocess.STDOUT)
     client = Lab(port, token)
@@ -140,11 +142,14 @@ def lab(project, tmp_path_factory):
         log.close()
 
 
+@pytest.mark.lab
 def test_the_lab_lists_the_days_opens_one_and_runs_it_with_this_environments_python(lab, project):
     """Catches a lab whose `python3` is another Python (a user-wide or system kernelspec), one listening beyond
     localhost, and a kernel that cannot import `mechlearn`."""
     (info,) = [json.loads(f.read_text()) for f in lab.runtime.glob("jpserver-*.json")]
     assert info["hostname"] == HOST and info["root_dir"] == str(project), "localhost only, at the project root"
+    opens = "".join(f.read_text() for f in lab.runtime.glob("jpserver-*-open.html"))  # what a browser is sent to
+    assert "/lab/tree/daily_logs/day-002-attention/index.ipynb" in opens, f"the browser must open the day: {opens}"
     listing = lab.api("GET", "/api/contents/daily_logs")
     days = sorted(item["name"] for item in listing["content"] if item["type"] == "directory")
     assert days == ["day-001-scalars", "day-002-attention"], "the contents API lists the days `mechlearn new` made"
@@ -164,3 +169,27 @@ def test_the_lab_lists_the_days_opens_one_and_runs_it_with_this_environments_pyt
     assert Path(cwd) == project / "daily_logs/day-002-attention", "the kernel starts in the day's folder"
     lab.api("DELETE", f"/api/sessions/{session['id']}")
     assert lab.api("GET", "/api/kernels") == [], "closing the session shuts its kernel down"
+
+
+def test_new_open_starts_the_lab_on_the_new_day(project, monkeypatch, capsys):
+    """Catches `--open` that starts JupyterLab elsewhere than the project root, or without the new day."""
+    started = []
+    monkeypatch.setattr(
+        mechlearn.lab.subprocess,
+        "run",
+        lambda argv, cwd: started.append((argv, cwd)) or subprocess.CompletedProcess(argv, 0),
+    )
+    assert main(["new", "Scalars", "--topic", "backprop"]) == 0
+    assert started == [] and "make lab NOTEBOOK=daily_logs/day-001-scalars/index.ipynb" in capsys.readouterr().err
+    assert main(["new", "Attention", "--topic", "transformers", "--open"]) == 0
+    ((argv, cwd),) = started
+    assert cwd == project and argv == lab_command(project, project / "daily_logs/day-002-attention/index.ipynb")
+    assert argv[-1] == "daily_logs/day-002-attention/index.ipynb"
+
+
+def test_a_notebook_outside_the_project_is_one_line(project, tmp_path_factory, capsys, monkeypatch):
+    outside = tmp_path_factory.mktemp("elsewhere") / "index.ipynb"
+    outside.write_text("{}")
+    monkeypatch.setattr(mechlearn.lab.subprocess, "run", lambda *a, **k: pytest.fail("must not start"))
+    assert mechlearn.lab.main([str(outside)]) == 1
+    assert capsys.readouterr().err.count("\n") == 1
