@@ -16,12 +16,16 @@ import urllib.request
 import uuid
 from pathlib import Path
 
+import nbformat
 import pytest
+from nbformat.v4 import new_code_cell, new_markdown_cell
 
 import mechlearn.lab
 from mechlearn.cli import main
+from mechlearn.execute import run_entry
 from mechlearn.lab import HOST, lab_command
 from mechlearn.new import new_day
+from mechlearn.provenance import OUTPUTS_CHANGED, stale_reasons
 
 START_TIMEOUT_S = 90  # a loaded 2-core machine takes ~10 s; a server that never answers fails the test, not hangs it
 CELL_TIMEOUT_S = 60
@@ -169,6 +173,23 @@ def test_the_lab_lists_the_days_opens_one_and_runs_it_with_this_environments_pyt
     assert Path(cwd) == project / "daily_logs/day-002-attention", "the kernel starts in the day's folder"
     lab.api("DELETE", f"/api/sessions/{session['id']}")
     assert lab.api("GET", "/api/kernels") == [], "closing the session shuts its kernel down"
+
+
+@pytest.mark.lab
+def test_a_day_saved_through_the_lab_is_current_until_its_outputs_are_not_the_runs(lab, project, write_day):
+    """Catches a `check` that fails a day merely re-saved by JupyterLab's server (prose edited, outputs as stored),
+    or that passes one saved with outputs of cells run by hand."""
+    path = write_day(project, 3, [new_code_cell("print(6 * 7)")], slug="saved")
+    run_entry(path, progress=False)
+    api_path = "/api/contents/daily_logs/day-003-saved/index.ipynb"
+    model = lab.api("GET", api_path + "?content=1")
+    model["content"]["cells"].append(new_markdown_cell("A sentence written in JupyterLab."))
+    lab.api("PUT", api_path, {"type": "notebook", "format": "json", "content": model["content"]})
+    saved = nbformat.read(path, 4)
+    assert saved.cells[-1].source == "A sentence written in JupyterLab." and stale_reasons(saved) == []
+    model["content"]["cells"][1]["execution_count"] = 7  # the cell run by hand a few times, then saved
+    lab.api("PUT", api_path, {"type": "notebook", "format": "json", "content": model["content"]})
+    assert stale_reasons(nbformat.read(path, 4)) == [OUTPUTS_CHANGED]
 
 
 def test_new_open_starts_the_lab_on_the_new_day(project, monkeypatch, capsys):
