@@ -134,10 +134,10 @@ def ppo_loss(
     args: PPOArgs,
 ) -> tuple[Tensor, Tensor, Tensor, Tensor]:
     """The loss one minibatch step minimises, and its parts (policy loss, value loss, mean entropy):
-    $L = -L^{CLIP} + c_v L^{V} - c_e H[\pi]$, so a positive `ent_coef` rewards entropy (keeps exploring).
+    $L = -L^{CLIP} + c_v L^{V} - c_e H[\\pi]$, so a positive `ent_coef` rewards entropy (keeps exploring).
 
-    $L^V = \tfrac12 \max\bigl((V - R)^2, (V_{old} + \mathrm{clip}(V - V_{old}, \pm\epsilon) - R)^2\bigr)$ with
-    `clip_vloss` (pessimistic, like the policy term), else $\tfrac12 (V - R)^2$; $R$ are the GAE returns.
+    $L^V = \\tfrac12 \\max\\bigl((V - R)^2, (V_{old} + \\mathrm{clip}(V - V_{old}, \\pm\\epsilon) - R)^2\\bigr)$ with
+    `clip_vloss` (pessimistic, like the policy term), else $\\tfrac12 (V - R)^2$; $R$ are the GAE returns.
     """
     if args.norm_adv:
         mb_advantages = (mb_advantages - mb_advantages.mean()) / (mb_advantages.std() + 1e-8)
