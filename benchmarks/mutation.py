@@ -40,7 +40,10 @@ GROUPS = {
         ["tests/transformers/test_transformers_parity.py", "tests/transformers/test_transformers_sampling.py"],
     ),
     "advantages": (["rl/advantages"], ["tests/rl/test_rl_advantages.py"]),
-    "ppo": (["rl/ppo"], ["tests/rl/test_rl_ppo_losses.py", "tests/rl/test_rl_ppo_truncation.py"]),
+    "ppo": (
+        ["rl/ppo"],
+        ["tests/rl/test_rl_ppo_losses.py", "tests/rl/test_rl_ppo_truncation.py", "tests/rl/test_rl_ppo_run.py"],
+    ),
     "interp": (
         ["interp/scores", "interp/ablation", "interp/patching"],
         ["tests/interp/test_interp_scores.py", "tests/interp/test_interp_tools.py"],
