@@ -7,7 +7,7 @@ import torch
 from sklearn.linear_model import LogisticRegression
 
 warnings.filterwarnings("ignore", message=".*deprecated.*")
-from mechlearn.interp.ablation import ablation_hooks, head_means, run_ablated  # noqa: E402
+from mechlearn.interp.ablation import ablation_hooks, ablation_table, head_means, run_ablated  # noqa: E402
 from mechlearn.interp.circuits import composition_score, composition_scores, top1_copying_accuracy  # noqa: E402
 from mechlearn.interp.patching import (  # noqa: E402
     direct_logit_attribution,
@@ -18,6 +18,7 @@ from mechlearn.interp.patching import (  # noqa: E402
     patch_residual_stream,
 )
 from mechlearn.interp.probes import chance_accuracy, train_probe  # noqa: E402
+from mechlearn.interp.scores import induction_score  # noqa: E402
 from transformer_lens import FactoredMatrix, HookedTransformer, HookedTransformerConfig  # noqa: E402
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
@@ -104,6 +105,34 @@ def test_mean_ablation_subtracts_the_heads_deviation_from_its_batch_mean(layer, 
         clean = model(tokens, return_type="loss", loss_per_token=True).mean(0)
     assert not torch.allclose(reference, clean, atol=1e-3), "the head barely matters here: the test checks nothing"
     assert torch.allclose(loss, reference, atol=1e-5), f"mean ablation of L{layer}H{head} is not z -> E_batch[z]"
+
+
+def test_zero_ablation_table_matches_models_with_each_heads_W_O_deleted():
+    """Entry (l, h) of the table: mean loss over the second half (positions seq_len.., the repeated tokens) and the
+    best induction score of any head, with head (l, h) removed by zeroing its W_O in a copy of the model."""
+    model = tiny_model()
+    tokens = torch.randint(0, 11, (3, 9), generator=torch.Generator().manual_seed(9))
+    table = ablation_table(model, tokens, seq_len=4, mode="zero")
+    assert table["induction_loss"].shape == table["max_induction_score"].shape == (2, 4)
+    for layer in range(2):
+        for head in range(4):
+            copy = tiny_model()
+            with torch.no_grad():
+                copy.blocks[layer].attn.W_O[head] = 0.0
+                loss, cache = copy.run_with_cache(tokens, return_type="loss", loss_per_token=True)
+            best = max(induction_score(cache["pattern", lyr], 4).max() for lyr in range(2))
+            assert abs(table["induction_loss"][layer, head] - loss.mean(0)[4:].mean()) < 1e-5, "wrong loss entry"
+            assert abs(table["max_induction_score"][layer, head] - best) < 1e-6, "wrong induction entry"
+
+
+def test_bad_modes_and_components_are_refused_in_one_line():
+    with pytest.raises(ValueError, match=r"^mode must be 'zero' or 'mean', not 'max'$"):
+        ablation_hooks(0, 0, "max")
+    model = tiny_model()
+    with torch.no_grad():
+        _, cache = model.run_with_cache(torch.zeros(1, 9, dtype=torch.long))
+    with pytest.raises(ValueError, match=r"^component must be 'attn_out' or 'mlp_out', not 'resid'$"):
+        patch_block_outputs(model, torch.zeros(1, 9, dtype=torch.long), cache, lambda x: 0.0, "resid")
 
 
 @pytest.mark.parametrize("attn_only", [True, False])
