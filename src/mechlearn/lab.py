@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -46,15 +47,27 @@ def lab_command(root: Path, notebook: Path | None = None, port: int | None = Non
 
 
 def open_lab(root: Path, notebook: Path | None = None, port: int | None = None, browser: bool = True) -> int:
-    """Run JupyterLab in the foreground until the learner stops it (Ctrl-C); returns its exit status."""
+    """Run JupyterLab in the foreground until the learner stops it (Ctrl-C twice); returns its exit status."""
     if notebook is not None and not Path(notebook).is_file():
         raise MechlearnError(f"{notebook}: no such notebook")
     if notebook is not None and not Path(notebook).resolve().is_relative_to(root.resolve()):
         raise MechlearnError(f"{notebook}: not in the project ({root}); JupyterLab serves only the project")
+    return _become(lab_command(root, notebook, port, browser), root)
+
+
+def _become(argv: list[str], cwd: Path) -> int:
+    """Hand this process over to `argv`, so that Ctrl-C reaches JupyterLab alone: it asks, then shuts its kernels
+    down. (A parent waiting in `subprocess.run` would kill it outright on the first Ctrl-C, kernels left behind.)"""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    if os.name == "posix":
+        os.chdir(cwd)
+        os.execv(argv[0], argv)
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)  # Windows: no exec; wait, leaving Ctrl-C to JupyterLab
     try:
-        return subprocess.run(lab_command(root, notebook, port, browser), cwd=root).returncode
-    except KeyboardInterrupt:  # JupyterLab got the Ctrl-C too and shuts itself down
-        return 130
+        return subprocess.run(argv, cwd=cwd).returncode
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def main(argv: list[str] | None = None) -> int:

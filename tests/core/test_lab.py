@@ -195,11 +195,7 @@ def test_a_day_saved_through_the_lab_is_current_until_its_outputs_are_not_the_ru
 def test_new_open_starts_the_lab_on_the_new_day(project, monkeypatch, capsys):
     """Catches `--open` that starts JupyterLab elsewhere than the project root, or without the new day."""
     started = []
-    monkeypatch.setattr(
-        mechlearn.lab.subprocess,
-        "run",
-        lambda argv, cwd: started.append((argv, cwd)) or subprocess.CompletedProcess(argv, 0),
-    )
+    monkeypatch.setattr(mechlearn.lab, "_become", lambda argv, cwd: started.append((argv, cwd)) or 0)
     assert main(["new", "Scalars", "--topic", "backprop"]) == 0
     assert started == [] and "make lab NOTEBOOK=daily_logs/day-001-scalars/index.ipynb" in capsys.readouterr().err
     assert main(["new", "Attention", "--topic", "transformers", "--open"]) == 0
@@ -211,6 +207,6 @@ def test_new_open_starts_the_lab_on_the_new_day(project, monkeypatch, capsys):
 def test_a_notebook_outside_the_project_is_one_line(project, tmp_path_factory, capsys, monkeypatch):
     outside = tmp_path_factory.mktemp("elsewhere") / "index.ipynb"
     outside.write_text("{}")
-    monkeypatch.setattr(mechlearn.lab.subprocess, "run", lambda *a, **k: pytest.fail("must not start"))
+    monkeypatch.setattr(mechlearn.lab, "_become", lambda *a: pytest.fail("must not start"))
     assert mechlearn.lab.main([str(outside)]) == 1
     assert capsys.readouterr().err.count("\n") == 1
