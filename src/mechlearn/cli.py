@@ -169,8 +169,8 @@ def build_parser() -> argparse.ArgumentParser:
         "new",
         "append the next day from the template",
         "Create daily_logs/day-NNN-<slug>/index.ipynb from the Derive → Implement → Verify → Experiment → Explain "
-        "template, dated today, numbered one after the highest day; print its path and refresh the progress grid. "
-        "Never overwrites anything.",
+        "template, dated today, numbered one after the highest day; print its path and refresh the progress grid "
+        "(with --open, then open it in JupyterLab). Never overwrites anything.",
     )
     p.add_argument("title", help='the day\'s title, e.g. "Broadcasting and unbroadcast"')
     p.add_argument("--topic", required=True, help="one of: " + ", ".join(TOPICS))
