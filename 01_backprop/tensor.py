@@ -72,10 +72,10 @@ def unbroadcast(grad: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
 
 
 def _axes(axis: int | Sequence[int] | None, ndim: int) -> tuple[int, ...]:
-    if axis is None:
+    if axis is None or ndim == 0:  # a 0-D tensor has no axis: reducing it over axis 0 or -1 keeps it (as torch)
         return tuple(range(ndim))
     axes = (axis,) if isinstance(axis, int | np.integer) else tuple(axis)
-    return tuple(int(a) % ndim if ndim else 0 for a in axes)
+    return tuple(int(a) % ndim for a in axes)
 
 
 Grads = tuple["np.ndarray | None", ...]

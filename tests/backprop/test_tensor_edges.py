@@ -4,7 +4,7 @@ surviving mutant of benchmarks/mutation.py): calling conventions, dtypes, the ki
 import numpy as np
 import pytest
 import torch
-from mechlearn.backprop import Tensor
+from mechlearn.backprop import Tensor, unbroadcast
 
 
 def _grad_pair(f_ours, f_torch, a, w=None):
@@ -33,6 +33,9 @@ def _grad_pair(f_ours, f_torch, a, w=None):
         ("permute", lambda x: x.permute(0)),
         ("index", lambda x: x[0]),
         ("+", lambda x: x + 1.0),
+        ("-", lambda x: x - 1.0),
+        ("*", lambda x: x * 2.0),
+        ("/", lambda x: x / 2.0),
         ("@", lambda x: x @ np.ones(2)),
     ],
 )
@@ -153,3 +156,83 @@ def test_cross_entropy_of_float32_logits_with_tensor_targets():
     assert loss.dtype == np.float32 and x.grad.dtype == np.float32
     np.testing.assert_allclose(loss.item(), t_loss.item(), rtol=1e-6)
     np.testing.assert_allclose(x.grad, t.grad.numpy(), atol=1e-7)
+
+
+def test_construction_casts_integers_to_float64_unless_a_dtype_is_given():
+    assert Tensor([1, 2]).dtype == np.float64 and Tensor(np.array([True])).dtype == np.float64
+    assert Tensor([1, 2], dtype=np.float32).dtype == np.float32
+    assert Tensor(np.array([1, 2]), dtype=np.int64).dtype == np.int64, "an explicit integer dtype is kept"
+    with pytest.raises(
+        TypeError, match=r"^Tensor\(Tensor\(...\)\): pass the array \(t.data\), or use the Tensor itself$"
+    ):
+        Tensor(Tensor([1.0]))
+    with pytest.raises(TypeError, match=r"^only floating-point tensors can require gradients, not int64$"):
+        Tensor(np.array([1, 2]), requires_grad=True, dtype=np.int64)
+
+
+@pytest.mark.parametrize("reduce", ["sum", "mean", "max"])
+def test_reducing_a_0d_tensor_over_axis_0_or_minus_1_keeps_it_like_torch(reduce):
+    """torch allows dim=0 and dim=-1 on a 0-D tensor (the identity); ours raised NumPy's AxisError."""
+    for axis in (0, -1):
+        x, t = Tensor(np.array(3.0), requires_grad=True), torch.tensor(3.0, dtype=torch.float64, requires_grad=True)
+        out = getattr(x, reduce)(axis)
+        t_out = {"sum": t.sum, "mean": t.mean, "max": t.amax}[reduce](axis)
+        out.backward()
+        t_out.backward()
+        assert out.shape == () and out.item() == t_out.item() == 3.0 and x.grad == t.grad.item() == 1.0
+
+
+def test_max_over_an_axis_keeps_the_other_size_1_axes():
+    a = np.array([[1.0, 3.0, 2.0]])  # shape (1, 3)
+    out, t_out, x, t = _grad_pair(lambda x: x.max(-1), lambda t: t.amax(-1), a)
+    assert out.shape == tuple(t_out.shape) == (1,), "max squeezed an axis it did not reduce"
+    assert np.array_equal(x.grad, t.grad.numpy())
+
+
+@pytest.mark.parametrize("shapes", [((2, 3, 4), (4,)), ((4,), (2, 4, 3)), ((3, 4), (4,)), ((4,), (4, 2))])
+def test_matmul_with_one_vector_operand_matches_torch(shapes):
+    """A 1-D operand is a row on the left and a column on the right, then that axis is dropped (torch.matmul)."""
+    rng = np.random.default_rng(4)
+    a, b = rng.normal(size=shapes[0]), rng.normal(size=shapes[1])
+    x, y = Tensor(a, requires_grad=True), Tensor(b, requires_grad=True)
+    tx, ty = torch.tensor(a, requires_grad=True), torch.tensor(b, requires_grad=True)
+    out, t_out = x @ y, tx @ ty
+    w = rng.normal(size=out.shape)
+    (out * w).sum().backward()
+    (t_out * torch.tensor(w)).sum().backward()
+    assert out.shape == tuple(t_out.shape)
+    np.testing.assert_allclose(x.grad, tx.grad.numpy(), atol=1e-12)
+    np.testing.assert_allclose(y.grad, ty.grad.numpy(), atol=1e-12)
+
+
+def test_error_messages_say_what_to_do():
+    with pytest.raises(ValueError, match=r"^matmul: both operands need at least one axis \(use \* for scalars\)$"):
+        Tensor(2.0) @ Tensor(np.ones(2))
+    with pytest.raises(ValueError, match=r"^matmul: both operands need at least one axis"):
+        Tensor(np.ones(2)) @ Tensor(2.0)
+    with pytest.raises(TypeError, match=r"^Tensor \*\* k supports a constant exponent only \(use exp/log"):
+        Tensor(np.ones(2)) ** np.ones(2)
+    with pytest.raises(ValueError, match=r"^unbroadcast: gradient of shape \(3,\) has fewer axes than the target"):
+        unbroadcast(np.ones(3), (2, 3))
+    x = Tensor(np.ones(2), requires_grad=True)
+    with pytest.raises(
+        RuntimeError, match=r"needs grad=, the adjoint to seed \(or reduce it to a scalar first, e\.g\. "
+    ):
+        (x * 2).backward()
+    loss = (x * 2).sum()
+    loss.backward()
+    with pytest.raises(
+        RuntimeError, match="pass retain_graph=True to the first call if you need to differentiate twice"
+    ):
+        loss.backward()
+
+
+def test_backward_seeds_a_one_element_output_and_accepts_a_tensor_or_float64_seed():
+    """A (1,)-shaped output needs no seed (torch allows any one-element output); a seed given as a Tensor or as
+    float64 for a float32 graph is used as it is, and the float32 leaf keeps a float32 gradient."""
+    x = Tensor(np.array([3.0]), requires_grad=True)
+    (x * x).backward()
+    assert x.grad.shape == (1,) and x.grad[0] == 6.0
+    y = Tensor(np.array([1.0, 2.0], dtype=np.float32), requires_grad=True)
+    (y * y).backward(grad=Tensor(np.array([1.0, 0.5])))
+    assert y.grad.dtype == np.float32 and np.array_equal(y.grad, [2.0, 2.0])
