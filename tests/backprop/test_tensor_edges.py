@@ -4,7 +4,7 @@ surviving mutant of benchmarks/mutation.py): calling conventions, dtypes, the ki
 import numpy as np
 import pytest
 import torch
-from mechlearn.backprop import Tensor, unbroadcast
+from mechlearn.backprop import Tensor, cross_entropy, log_softmax, softmax, unbroadcast
 
 
 def _grad_pair(f_ours, f_torch, a, w=None):
@@ -37,6 +37,9 @@ def _grad_pair(f_ours, f_torch, a, w=None):
         ("*", lambda x: x * 2.0),
         ("/", lambda x: x / 2.0),
         ("@", lambda x: x @ np.ones(2)),
+        ("softmax", lambda x: softmax(x)),
+        ("log_softmax", lambda x: log_softmax(x)),
+        ("cross_entropy", lambda x: cross_entropy(x[None], np.array([1]))),
     ],
 )
 def test_repr_names_the_op_that_made_the_tensor(name, op):
@@ -129,8 +132,6 @@ def test_detach_shares_the_data_but_not_the_graph():
 
 
 def test_cross_entropy_rejects_bad_targets_with_one_line_errors():
-    from mechlearn.backprop import cross_entropy
-
     logits = Tensor(np.zeros((2, 3)), requires_grad=True)
     with pytest.raises(TypeError, match=r"^cross_entropy: targets must be integer class indices, not float64$"):
         cross_entropy(logits, np.array([0.0, 1.0]))
@@ -143,8 +144,6 @@ def test_cross_entropy_rejects_bad_targets_with_one_line_errors():
 
 def test_cross_entropy_of_float32_logits_with_tensor_targets():
     """Targets may come as a Tensor of integers; float32 logits give a float32 loss and gradient equal to torch's."""
-    from mechlearn.backprop import cross_entropy
-
     a = np.random.default_rng(3).normal(size=(2, 4, 5)).astype(np.float32)
     targets = np.array([[0, 4, 2, 2], [1, 3, 3, 0]])
     x = Tensor(a, requires_grad=True)
@@ -236,3 +235,13 @@ def test_backward_seeds_a_one_element_output_and_accepts_a_tensor_or_float64_see
     y = Tensor(np.array([1.0, 2.0], dtype=np.float32), requires_grad=True)
     (y * y).backward(grad=Tensor(np.array([1.0, 0.5])))
     assert y.grad.dtype == np.float32 and np.array_equal(y.grad, [2.0, 2.0])
+
+
+def test_softmax_family_shifts_each_row_by_its_own_max():
+    """Rows at very different scales: shifting by one global max would underflow the low row to 0/0 = NaN."""
+    a = np.array([[0.0, 1.0, -1.0], [1000.0, 1001.0, 999.0]])
+    t = torch.tensor(a)
+    np.testing.assert_allclose(softmax(Tensor(a)).data, torch.softmax(t, -1).numpy(), rtol=1e-12)
+    np.testing.assert_allclose(log_softmax(Tensor(a)).data, torch.log_softmax(t, -1).numpy(), rtol=1e-12)
+    loss = cross_entropy(Tensor(a), np.array([1, 0])).item()
+    assert loss == pytest.approx(torch.nn.functional.cross_entropy(t, torch.tensor([1, 0])).item(), rel=1e-12)
