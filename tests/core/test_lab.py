@@ -7,6 +7,7 @@ The test that starts a real server and kernel (several seconds) runs only with `
 import json
 import os
 import secrets
+import shutil
 import socket
 import subprocess
 import sys
@@ -118,7 +119,10 @@ def lab(project, tmp_path_factory):
     }
     port, token = free_port(), secrets.token_hex(16)
     day = project / "daily_logs/day-002-attention/index.ipynb"
-    argv = lab_command(project, day, port=port, browser=False) + [f"--IdentityProvider.token={token}"]
+    argv = lab_command(project, day, port=port, browser=False) + [
+        f"--IdentityProvider.token={token}",
+        "--LabApp.expose_app_in_browser=True",  # window.jupyterapp, for the test that drives the page in Chromium
+    ]
     log = (home / "server.log").open("w")
     server = subprocess.Popen(argv, cwd=project, env=env, stdout=log, stderr=subprocess.STDOUT)
     client = Lab(port, token)
@@ -134,7 +138,7 @@ def lab(project, tmp_path_factory):
             except (urllib.error.URLError, ConnectionError):
                 assert time.monotonic() < deadline, f"JupyterLab did not answer within {START_TIMEOUT_S}s"
                 time.sleep(0.25)
-        client.runtime = home / "runtime"
+        client.runtime, client.home = home / "runtime", home
         yield client
     finally:
         try:
@@ -210,3 +214,88 @@ def test_a_notebook_outside_the_project_is_one_line(project, tmp_path_factory, c
     monkeypatch.setattr(mechlearn.lab, "_become", lambda *a: pytest.fail("must not start"))
     assert mechlearn.lab.main([str(outside)]) == 1
     assert capsys.readouterr().err.count("\n") == 1
+
+
+class Page:
+    """A headless Chromium page driven over the DevTools protocol: enough to use JupyterLab's own commands."""
+
+    def __init__(self, home: Path):
+        import websocket
+
+        port = free_port()
+        self.browser = subprocess.Popen(
+            [CHROMIUM, "--headless", "--no-sandbox", f"--remote-debugging-port={port}",
+             f"--user-data-dir={home / 'chromium'}", "about:blank"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while True:
+            try:
+                targets = json.load(urllib.request.urlopen(f"http://{HOST}:{port}/json", timeout=5))
+                break
+            except (urllib.error.URLError, ConnectionError):
+                assert time.monotonic() < deadline, f"Chromium did not answer within {START_TIMEOUT_S}s"
+                time.sleep(0.25)
+        page = next(t for t in targets if t["type"] == "page")
+        self.ws, self.calls = websocket.create_connection(page["webSocketDebuggerUrl"], timeout=START_TIMEOUT_S), 0
+
+    def js(self, expression: str):
+        """Evaluate `expression` in the page (awaiting a promise); its value, or an AssertionError with the JS one."""
+        self.calls += 1
+        params = {"expression": expression, "awaitPromise": True, "returnByValue": True}
+        self.ws.send(json.dumps({"id": self.calls, "method": "Runtime.evaluate", "params": params}))
+        while (reply := json.loads(self.ws.recv())).get("id") != self.calls:
+            pass
+        result = reply["result"]
+        assert "exceptionDetails" not in result, result["exceptionDetails"]["exception"]["description"]
+        return result["result"].get("value")
+
+    def close(self):
+        self.ws.close()
+        self.browser.terminate()
+        self.browser.wait(30)
+
+
+CHROMIUM = next((p for name in ("chromium", "chromium-browser", "google-chrome") if (p := shutil.which(name))), None)
+SAVE_AFTER = """(async () => {{
+    const app = window.jupyterapp, w = await app.commands.execute('docmanager:open', {{path: '{path}'}});
+    await w.context.ready; await w.sessionContext.ready;
+    {action}
+    await w.context.save(); return w.context.path;
+}})()"""
+RUN_ALL = """for (let n = 0; n < {times}; n++) {{
+        await app.commands.execute('notebook:run-all-cells');
+        while (w.content.widgets.some(c => c.model.executionState === 'running'))
+            await new Promise(r => setTimeout(r, 200));
+    }}"""
+
+
+@pytest.mark.lab
+@pytest.mark.skipif(CHROMIUM is None, reason="needs Chromium to drive JupyterLab's page")
+def test_a_day_saved_from_the_jupyterlab_page_after_running_cells_by_hand_is_stale(lab, project, write_day):
+    """JupyterLab's own page, in headless Chromium: a day saved with only its prose edited stays current; saved after
+    its cells were run by hand (twice, so the execution counts differ from a fresh run's) `check` calls stale, until
+    `mechlearn run` stores a run's outputs again. Catches a `check` that takes hand-run outputs for the record."""
+    path = write_day(project, 3, [new_markdown_cell("Prose."), new_code_cell("print(6 * 7)")], slug="page")
+    run_entry(path, progress=False)
+    page = Page(lab.home)
+    try:
+        page.js(f"location.href = '{lab.base}/lab?token={lab.token}'")
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while not page.js("!!(window.jupyterapp && document.querySelector('.jp-LabShell'))"):
+            assert time.monotonic() < deadline, f"JupyterLab's page did not start within {START_TIMEOUT_S}s"
+            time.sleep(0.25)
+        page.js("window.jupyterapp.restored.then(() => true)")
+        nb_path = "daily_logs/day-003-page/index.ipynb"
+        edit = "w.content.model.cells.get(1).sharedModel.setSource('Prose, edited in JupyterLab.');"
+        assert page.js(SAVE_AFTER.format(path=nb_path, action=edit)) == nb_path
+        saved = nbformat.read(path, 4)
+        assert saved.cells[1].source == "Prose, edited in JupyterLab." and stale_reasons(saved) == []
+        assert page.js(SAVE_AFTER.format(path=nb_path, action=RUN_ALL.format(times=2))) == nb_path
+        saved = nbformat.read(path, 4)
+        assert saved.cells[2].execution_count == 2 and saved.cells[2].outputs[0].text == "42\n", "ran by hand"
+        assert stale_reasons(saved) == [OUTPUTS_CHANGED]
+    finally:
+        page.close()
+    run_entry(path, progress=False)
+    assert stale_reasons(nbformat.read(path, 4)) == []
