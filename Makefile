@@ -52,7 +52,7 @@ lint: install
 
 # JupyterLab at the project root, on 127.0.0.1 only, the python3 kernel being this environment's Python (the kernel
 # the entries record, as `mechlearn run` uses it). Open a day with NOTEBOOK=daily_logs/day-NNN-…/index.ipynb;
-# LAB_PORT picks the port (default 8888 or the next free one). Stop it with Ctrl-C.
+# LAB_PORT picks the port (default 8888 or the next free one). Ctrl-C twice stops it.
 NOTEBOOK ?=
 LAB_PORT ?=
 lab: install
