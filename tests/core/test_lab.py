@@ -1,7 +1,9 @@
 """JupyterLab as `make lab` starts it: the server on localhost, the days listed and opened through its REST API, and
-the kernel the notebooks name (`python3`) is this environment's Python with `mechlearn` importable.
+the kernel the notebooks name (`python3`) is this environment's Python with `mechlearn` importable; a day saved
+from JupyterLab (through its server, and from its own page in headless Chromium) is current while its outputs are
+the run's and stale once they come from cells run by hand.
 
-The test that starts a real server and kernel (several seconds) runs only with `-m lab` (`make test` runs it).
+The tests that start a real server and kernel (about 20 s in all) run only with `-m lab` (`make test` runs them).
 """
 
 import json
