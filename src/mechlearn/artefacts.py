@@ -28,12 +28,18 @@ def _sidecar(path: Path) -> Path:
     return path.with_name(path.name + ".provenance.json")
 
 
+# How a sidecar's module hashes were taken: "code" = comments and docstrings left out (provenance.code_only), so
+# editing them does not remake an artefact; sidecars without the field hold hashes of the modules' full text.
+HASHING = "code"
+
+
 def is_current(path: Path, depends_on: list[str]) -> bool:
-    """Whether the artefact at `path` exists and was made by the current versions of `depends_on`."""
+    """Whether the artefact at `path` exists and was made by the current code of `depends_on`."""
     path, side = Path(path), _sidecar(Path(path))
     if not (path.is_file() and side.is_file()):
         return False
-    return json.loads(side.read_text()).get("modules") == module_hashes(set(depends_on))
+    record = json.loads(side.read_text())
+    return record.get("modules") == module_hashes(set(depends_on), code_only_hash=record.get("hashing") == HASHING)
 
 
 def cached(
@@ -50,7 +56,8 @@ def cached(
     value = make()
     path.parent.mkdir(parents=True, exist_ok=True)
     save(value, path)
-    record = {"modules": module_hashes(set(depends_on)), "depends_on": sorted(depends_on)}
+    record = {"modules": module_hashes(set(depends_on), code_only_hash=True), "depends_on": sorted(depends_on)}
+    record["hashing"] = HASHING
     _save_json(record, _sidecar(path))
     return value
 

@@ -11,8 +11,10 @@ from __future__ import annotations
 import ast
 import hashlib
 import importlib.machinery
+import io
 import json
 import sys
+import tokenize
 from pathlib import Path
 
 import nbformat
@@ -90,10 +92,43 @@ def _with_parents(name: str) -> list[str]:
     return [".".join(parts[: i + 1]) for i in range(len(parts))]
 
 
-def module_hashes(roots: set[str]) -> dict[str, str]:
+def code_only(source: str) -> str:
+    """`source` less its comments, docstrings and blank lines: the part of a module that can change a result.
+
+    A page shows docstrings (`show_source`), so an entry is hashed on its modules' full text; a cached artefact
+    (a trained checkpoint, a run's metrics) is hashed on this, so fixing a comment does not retrain a model.
+    Text is cut at the positions `ast` and `tokenize` report, which do not depend on the Python version.
+    """
+    lines = source.splitlines(keepends=True)
+    cuts: list[tuple[tuple[int, int], tuple[int, int]]] = []  # ((line, char), (line, char)), 1-based lines
+
+    def chars(line: int, byte_col: int) -> int:  # ast columns count UTF-8 bytes; tokenize columns count characters
+        return len(lines[line - 1].encode()[:byte_col].decode(errors="ignore"))
+
+    for node in ast.walk(ast.parse(source)):
+        body = getattr(node, "body", None)
+        if isinstance(node, ast.Module | ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef) and body:
+            first = body[0]
+            value = getattr(first, "value", None)
+            if isinstance(first, ast.Expr) and isinstance(value, ast.Constant) and isinstance(value.value, str):
+                start = (first.lineno, chars(first.lineno, first.col_offset))
+                cuts.append((start, (first.end_lineno, chars(first.end_lineno, first.end_col_offset))))
+    tokens = tokenize.generate_tokens(io.StringIO(source).readline)
+    cuts += [(t.start, t.end) for t in tokens if t.type == tokenize.COMMENT]
+    kept = [list(line) for line in lines]
+    for (l0, c0), (l1, c1) in cuts:
+        for line in range(l0, l1 + 1):
+            lo = c0 if line == l0 else 0
+            hi = c1 if line == l1 else len(kept[line - 1])
+            kept[line - 1][lo:hi] = [""] * (hi - lo)
+    text = ("".join(chars_).rstrip() for chars_ in kept)
+    return "\n".join(line for line in text if line)
+
+
+def module_hashes(roots: set[str], code_only_hash: bool = False) -> dict[str, str]:
     """Hash of every module in `roots`, their parent packages, and everything they import within `mechlearn`
     (less the `BOOKKEEPING` modules). A module that cannot be found maps to "missing", so a deleted module also
-    shows up as a change.
+    shows up as a change. With `code_only_hash`, each module is hashed on `code_only(source)`.
     """
     hashes: dict[str, str] = {}
     todo = sorted({p for name in roots for p in _with_parents(name)})
@@ -106,7 +141,7 @@ def module_hashes(roots: set[str]) -> dict[str, str]:
             hashes[name] = "missing"
             continue
         source = Path(spec.origin).read_bytes()
-        hashes[name] = _digest(source)
+        hashes[name] = _digest(code_only(source.decode()).encode() if code_only_hash else source)
         is_package = spec.submodule_search_locations is not None
         try:
             deps = imported_modules(source.decode(), current=name, is_package=is_package)

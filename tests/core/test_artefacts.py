@@ -26,7 +26,7 @@ def test_remade_when_a_dependency_changes_or_retrain_is_asked(tmp_path, monkeypa
     path = tmp_path / "model.safetensors"
     artefacts.cached_tensors(path, make, ["mechlearn.backprop"])
     real = provenance.module_hashes
-    monkeypatch.setattr(artefacts, "module_hashes", lambda names: {**real(names), "mechlearn.backprop": "edited"})
+    monkeypatch.setattr(artefacts, "module_hashes", lambda names, **kw: {**real(names, **kw), "mechlearn.backprop": "edited"})
     out = artefacts.cached_tensors(path, make, ["mechlearn.backprop"])
     assert torch.equal(out["w"], torch.arange(3.0)) and len(calls) == 2
     out = artefacts.cached_tensors(path, make, ["mechlearn.backprop"])
@@ -34,3 +34,40 @@ def test_remade_when_a_dependency_changes_or_retrain_is_asked(tmp_path, monkeypa
     monkeypatch.setenv("MECHLEARN_RETRAIN", "1")
     artefacts.cached_tensors(path, make, ["mechlearn.backprop"])
     assert len(calls) == 3
+
+
+MODULE = '''"""A module."""
+import math  # the only import
+
+
+def area(r):
+    """Area of a circle of radius r."""
+    return math.pi * r**2  # pi r^2
+'''
+
+
+def test_comment_and_docstring_edits_leave_the_code_hash_alone_but_code_edits_do_not():
+    base = provenance.code_only(MODULE)
+    reworded = MODULE.replace("Area of a circle", "The area of a disc").replace("# pi r^2", "# why: A = pi r^2")
+    assert provenance.code_only(reworded) == base, "a docstring or comment fix would retrain every model below it"
+    assert provenance.code_only(MODULE.replace("r**2", "r**3")) != base, "a real change must make artefacts stale"
+    assert provenance.code_only(MODULE.replace('"# ', '"# ')) == base
+    assert "#" not in provenance.code_only('x = 1  # c\n') and '"# kept"' in provenance.code_only('s = "# kept"\n')
+
+
+def test_sidecars_record_code_hashes_and_old_full_text_sidecars_still_count(tmp_path, monkeypatch):
+    monkeypatch.delenv("MECHLEARN_RETRAIN", raising=False)
+    calls = []
+    make = lambda: calls.append(1) or {"loss": [1.0]}
+    path = tmp_path / "metrics.json"
+    artefacts.cached_json(path, make, ["mechlearn.backprop"])
+    side = tmp_path / "metrics.json.provenance.json"
+    record = json.loads(side.read_text())
+    assert record["hashing"] == "code"
+    assert record["modules"] == provenance.module_hashes({"mechlearn.backprop"}, code_only_hash=True)
+    # a sidecar written before code hashes existed holds full-text hashes and no "hashing" field
+    legacy = {"modules": provenance.module_hashes({"mechlearn.backprop"}), "depends_on": ["mechlearn.backprop"]}
+    side.write_text(json.dumps(legacy))
+    assert artefacts.is_current(path, ["mechlearn.backprop"]), "old sidecars must not force a retrain"
+    artefacts.cached_json(path, make, ["mechlearn.backprop"])
+    assert len(calls) == 1
