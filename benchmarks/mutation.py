@@ -33,7 +33,7 @@ TENSOR_TESTS = ["tests/backprop/test_tensor_ops.py", "tests/backprop/test_tensor
 GROUPS = {
     "tensor": (["backprop/tensor"], TENSOR_TESTS),
     "functional": (["backprop/functional"], TENSOR_TESTS),
-    "conv": (["backprop/conv"], ["tests/backprop/test_layers_conv.py"]),
+    "conv": (["backprop/conv"], ["tests/backprop/test_layers_conv.py", "tests/backprop/test_tensor_edges.py"]),
     "optim": (["backprop/optim"], ["tests/backprop/test_optim_vs_torch.py"]),
     "transformers": (
         ["transformers/attention", "transformers/layers", "transformers/sampling"],
@@ -97,7 +97,7 @@ def stage(group: str) -> Path:
 RECHECK = """
 import os, sys, pytest
 sys.path.insert(0, "src")
-tests = sys.argv[1].split(",")
+tests = sys.argv[1].split(",")  # test files, and --deselect=<node id> options
 os.environ["MUTANT_UNDER_TEST"] = ""  # first the unmutated code: the staged copy must still pass today's tests
 if pytest.main(["-x", "-q", "-p", "no:cacheprovider", *tests]) != 0:
     sys.exit("the unmutated staged code fails the tests: the source changed since the run, so run it afresh")
@@ -108,7 +108,7 @@ for name in sys.argv[2:]:
 """
 
 
-def recheck(group: str, survivors: list[str]) -> dict[str, str]:
+def recheck(group: str, survivors: list[str], deselect: list[str]) -> dict[str, str]:
     """Run the survivors of the last full run against the tests as they are now (new tests included), all in one
     process: mutmut's trampolines read MUTANT_UNDER_TEST at every call, so no re-import is needed per mutant."""
     root = STAGE / group / "mutants"
@@ -117,7 +117,10 @@ def recheck(group: str, survivors: list[str]) -> dict[str, str]:
         (root / test).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(REPO / test, root / test)
     run = subprocess.run(
-        [sys.executable, "-c", RECHECK, ",".join(tests), *survivors], cwd=root, capture_output=True, text=True
+        [sys.executable, "-c", RECHECK, ",".join(tests + [f"--deselect={d}" for d in deselect]), *survivors],
+        cwd=root,
+        capture_output=True,
+        text=True,
     )
     if run.returncode:
         sys.exit(run.stderr.strip().splitlines()[-1])
@@ -130,6 +133,7 @@ def main() -> None:
     parser.add_argument("groups", nargs="+", choices=list(GROUPS))
     parser.add_argument("--results", action="store_true", help="only print the results of the last run")
     parser.add_argument("--recheck", action="store_true", help="rerun the last run's survivors with today's tests")
+    parser.add_argument("--deselect", action="append", default=[], help="with --recheck: a test node id to skip")
     args = parser.parse_args()
     mutmut = Path(sys.executable).parent / "mutmut"
     for group in args.groups:
@@ -139,7 +143,8 @@ def main() -> None:
         out = subprocess.run([mutmut, "results", "--all", "true"], cwd=root, capture_output=True, text=True).stdout
         statuses = dict(line.strip().rsplit(": ", 1) for line in out.splitlines() if ": " in line)
         if args.recheck:
-            rechecked = recheck(group, [n for n, s in statuses.items() if s in ("survived", "no tests")])
+            survivors = [n for n, s in statuses.items() if s in ("survived", "no tests")]
+            rechecked = recheck(group, survivors, args.deselect)
             statuses.update({n: "killed (new tests)" if s == "killed" else s for n, s in rechecked.items()})
         counts: dict[str, Counter] = {}
         for name, status in statuses.items():

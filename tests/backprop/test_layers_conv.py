@@ -165,8 +165,30 @@ def test_conv_layer_init_and_hyper_parameters_follow_torch():
 
 def test_conv_errors_are_one_line_and_name_the_shapes():
     with pytest.raises(ValueError, match=r"^conv2d: input \(N, C, H, W\) and weight \(O, C, kh, kw\) must agree on C"):
-        conv2d(Tensor(np.zeros((2, 4, 4))), Tensor(np.zeros((3, 2, 3, 3))), None)
+        conv2d(Tensor(np.zeros((2, 2, 4))), Tensor(np.zeros((3, 2, 3, 3))), None)  # 3-D input, C agrees
     with pytest.raises(ValueError, match=r"^conv2d: kernel \(5, 5\) is larger than the padded input \(4, 4\)$"):
         conv2d(Tensor(np.zeros((1, 1, 4, 4))), Tensor(np.zeros((1, 1, 5, 5))), None)
     with pytest.raises(ValueError, match="larger than the padded input"):
         conv2d(Tensor(np.zeros((1, 1, 4, 6))), Tensor(np.zeros((1, 1, 5, 5))), None)
+
+
+def test_defaults_stride_1_padding_0_and_float32_gradients_like_torch():
+    """conv2d(x, w, b), Conv2d(...) and max_pool2d(x, k) without stride/padding use torch's defaults; a float32 input
+    gets a float32 gradient through the window scatter."""
+    rng = np.random.default_rng(7)
+    a, w = rng.normal(size=(1, 2, 6, 6)).astype(np.float32), rng.normal(size=(3, 2, 3, 3)).astype(np.float32)
+    x, t = Tensor(a, requires_grad=True), torch.tensor(a, requires_grad=True)
+    out = conv2d(x, Tensor(w), None)
+    t_out = F.conv2d(t, torch.tensor(w))
+    assert out.shape == tuple(t_out.shape) == (1, 3, 4, 4)
+    np.testing.assert_allclose(out.data, t_out.detach().numpy(), rtol=1e-5, atol=1e-5)
+    (out * out).sum().backward()
+    (t_out * t_out).sum().backward()
+    assert x.grad.dtype == np.float32
+    np.testing.assert_allclose(x.grad, t.grad.numpy(), rtol=1e-4, atol=1e-4)
+    assert Conv2d(2, 3, 3, np.random.default_rng(0))(x).shape == (1, 3, 4, 4), "Conv2d pads by default"
+    pooled = max_pool2d(x, 2)
+    assert pooled.shape == (1, 2, 3, 3) and np.array_equal(pooled.data, F.max_pool2d(t, 2).detach().numpy())
+    y = Tensor(a, requires_grad=True)
+    max_pool2d(y, 3, 2, 1).sum().backward()
+    assert y.grad.dtype == np.float32

@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 import torch
 from mechlearn.backprop import Tensor, cross_entropy, log_softmax, softmax, unbroadcast
+from mechlearn.backprop.conv import conv2d, max_pool2d
 
 
 def _grad_pair(f_ours, f_torch, a, w=None):
@@ -40,6 +41,8 @@ def _grad_pair(f_ours, f_torch, a, w=None):
         ("softmax", lambda x: softmax(x)),
         ("log_softmax", lambda x: log_softmax(x)),
         ("cross_entropy", lambda x: cross_entropy(x[None], np.array([1]))),
+        ("conv2d", lambda x: conv2d(x.reshape(1, 1, 1, 2), Tensor(np.ones((1, 1, 1, 1))), None)),
+        ("max_pool2d", lambda x: max_pool2d(x.reshape(1, 1, 1, 2), 1)),
     ],
 )
 def test_repr_names_the_op_that_made_the_tensor(name, op):
