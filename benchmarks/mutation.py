@@ -13,6 +13,7 @@ exercise it, with a `pyproject.toml` holding that group's `[tool.mutmut]` sectio
 from __future__ import annotations
 
 import argparse
+import json
 import re
 import shutil
 import subprocess
@@ -143,8 +144,13 @@ def main() -> None:
         out = subprocess.run([mutmut, "results", "--all", "true"], cwd=root, capture_output=True, text=True).stdout
         statuses = dict(line.strip().rsplit(": ", 1) for line in out.splitlines() if ": " in line)
         if args.recheck:
-            survivors = [n for n, s in statuses.items() if s in ("survived", "no tests")]
-            rechecked = recheck(group, survivors, args.deselect)
+            # a mutant killed by an earlier recheck stays killed: tests are only ever added
+            saved = root / "recheck.json"
+            rechecked = json.loads(saved.read_text()) if saved.exists() else {}
+            left = ("survived", "no tests")
+            survivors = [n for n, s in statuses.items() if s in left and rechecked.get(n) != "killed"]
+            rechecked.update(recheck(group, survivors, args.deselect))
+            saved.write_text(json.dumps(rechecked, indent=1))
             statuses.update({n: "killed (new tests)" if s == "killed" else s for n, s in rechecked.items()})
         counts: dict[str, Counter] = {}
         for name, status in statuses.items():
