@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 from mechlearn.backprop import Tensor, cross_entropy
-from mechlearn.backprop.nn import MLP
+from mechlearn.backprop.nn import MLP, Parameter
 from mechlearn.backprop.optim import SGD, Adam, AdamW, RMSprop
 
 CASES = {
@@ -66,7 +66,23 @@ def test_optimiser_skips_parameters_without_gradients_and_rejects_bad_config():
     before = [p.data.copy() for p in model.parameters()]
     Adam(model.parameters()).step()
     assert all(np.array_equal(b, p.data) for b, p in zip(before, model.parameters(), strict=True))
-    with pytest.raises(ValueError, match="Nesterov"):
+    with pytest.raises(ValueError, match="^Nesterov momentum needs momentum > 0$"):
         SGD(model.parameters(), lr=0.1, nesterov=True)
-    with pytest.raises(ValueError, match="empty"):
+    with pytest.raises(ValueError, match="^optimiser got an empty parameter list$"):
         SGD([], lr=0.1)
+
+
+@pytest.mark.parametrize("name", CASES)
+def test_optimiser_state_and_updates_keep_float32(name):
+    """Moment buffers are made like each parameter, so a float32 parameter stays float32 (as in torch.optim)."""
+    ours_cls, torch_cls, kwargs = CASES[name]
+    p = Parameter(np.array([1.0, -2.0, 3.0]), dtype=np.float32)
+    t = torch.tensor(p.data.copy(), requires_grad=True)
+    opt, t_opt = ours_cls([p], **kwargs), torch_cls([t], **kwargs)
+    for _ in range(3):
+        p.grad = (2 * p.data).astype(np.float32)
+        t.grad = 2 * t.detach().clone()
+        opt.step()
+        t_opt.step()
+    assert p.data.dtype == np.float32, f"{name}: parameter became {p.data.dtype}"
+    np.testing.assert_allclose(p.data, t.detach().numpy(), rtol=1e-5, atol=1e-6)
