@@ -248,3 +248,19 @@ def test_softmax_family_shifts_each_row_by_its_own_max():
     np.testing.assert_allclose(log_softmax(Tensor(a)).data, torch.log_softmax(t, -1).numpy(), rtol=1e-12)
     loss = cross_entropy(Tensor(a), np.array([1, 0])).item()
     assert loss == pytest.approx(torch.nn.functional.cross_entropy(t, torch.tensor([1, 0])).item(), rel=1e-12)
+
+
+def test_repr_rounds_to_4_digits_and_summarises_past_20_entries():
+    assert repr(Tensor(np.array([1.0 / 3.0, 2.0]))) == "Tensor([0.3333 2.    ])"
+    assert repr(Tensor(np.arange(20.0))).count(",") == 0 and "..." not in repr(Tensor(np.arange(20.0)))
+    assert repr(Tensor(np.arange(21.0))) == "Tensor([ 0.  1.  2. ... 18. 19. 20.])"
+
+
+def test_backward_errors_are_exact_one_liners():
+    with pytest.raises(RuntimeError, match=r"^backward\(\) on a tensor that does not require grad \(no leaf of it"):
+        Tensor(np.ones(2)).sum().backward()
+    x = Tensor(np.ones(2), requires_grad=True)
+    loss = (x * 2).sum()
+    loss.backward()
+    with pytest.raises(RuntimeError, match=r"^backward through a graph that was already freed: a previous backward"):
+        loss.backward()
