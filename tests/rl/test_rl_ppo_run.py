@@ -57,3 +57,24 @@ def test_same_seed_same_run():
     strip = [{k: v for k, v in row.items() if k != "sps"} for row in log_a["iterations"]]
     assert strip == [{k: v for k, v in row.items() if k != "sps"} for row in log_b["iterations"]]
     assert np.isfinite([row["value_loss"] for row in log_a["iterations"]]).all()
+
+
+def test_agent_is_initialised_orthogonally_with_the_37_details_gains():
+    """Hidden layers gain sqrt(2), critic head gain 1, actor head gain 0.01 (near-uniform first policy), zero
+    biases; widths from `hidden` (default 64, PPOArgs' default)."""
+    from mechlearn.rl.ppo import Agent
+
+    torch.manual_seed(0)
+    agent = Agent(4, 3)
+    assert agent.critic[0].out_features == agent.actor[2].in_features == PPOArgs().hidden == 64
+    for net in (agent.critic, agent.actor):
+        for layer, gain in ((net[0], 2**0.5), (net[2], 2**0.5)):
+            W = layer.weight  # (out, in): orthogonal columns (out >= in) scaled by the gain
+            eye = torch.eye(W.shape[1])
+            assert torch.allclose(W.T @ W, gain**2 * eye, atol=1e-5) and not layer.bias.any()
+    assert torch.allclose(agent.critic[4].weight.norm(), torch.tensor(1.0), atol=1e-5)
+    actor_head = agent.actor[4].weight  # (3, 64): orthonormal rows times 0.01
+    assert torch.allclose(actor_head @ actor_head.T, 1e-4 * torch.eye(3), atol=1e-9)
+    assert Agent(4, 3, hidden=8).critic[0].out_features == 8
+    small, _ = train_ppo(PPOArgs(env_id="mechlearn/Probe1-v0", num_envs=2, num_steps=4, total_timesteps=8, hidden=8))
+    assert small.critic[0].out_features == small.actor[0].out_features == 8, "train_ppo ignored args.hidden"
