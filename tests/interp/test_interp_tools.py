@@ -125,6 +125,41 @@ def test_zero_ablation_table_matches_models_with_each_heads_W_O_deleted():
             assert abs(table["max_induction_score"][layer, head] - best) < 1e-6, "wrong induction entry"
 
 
+def test_mean_ablation_table_matches_the_attn_out_reference():
+    """Mean mode of the table, entry by entry, against subtracting (z_h - E_batch z_h) W_O^h from attn_out."""
+    model = tiny_model()
+    tokens = torch.randint(0, 11, (4, 9), generator=torch.Generator().manual_seed(10))
+    table = ablation_table(model, tokens, seq_len=4, mode="mean")
+    with torch.no_grad():
+        _, clean = model.run_with_cache(tokens)
+        for layer in range(2):
+            for head in range(4):
+                z = clean["z", layer][:, :, head]
+                shift = torch.einsum("b p d, d m -> b p m", z - z.mean(0), model.W_O[layer, head])
+                hook = (f"blocks.{layer}.hook_attn_out", lambda out, hook, shift=shift: out - shift)
+                with model.hooks(fwd_hooks=[hook]):
+                    loss, cache = model.run_with_cache(tokens, return_type="loss", loss_per_token=True)
+                best = max(induction_score(cache["pattern", lyr], 4).max() for lyr in range(2))
+                assert abs(table["induction_loss"][layer, head] - loss.mean(0)[4:].mean()) < 1e-5, "wrong loss"
+                assert abs(table["max_induction_score"][layer, head] - best) < 1e-5, "wrong induction entry"
+
+
+def test_direct_logit_attribution_without_layernorm_weights():
+    """With LNPre (a final LayerNorm with no weight or bias), DLA still sums to the logit difference."""
+    cfg = HookedTransformerConfig(
+        n_layers=2, d_model=16, n_ctx=9, d_head=4, n_heads=4, d_vocab=11, attn_only=True,
+        normalization_type="LNPre", seed=0, device="cpu",
+    )  # fmt: skip
+    torch.manual_seed(0)
+    model = HookedTransformer(cfg).eval()
+    tokens = torch.randint(0, 11, (3, 9), generator=torch.Generator().manual_seed(11))
+    answer, wrong = torch.tensor([1, 2, 3]), torch.tensor([4, 5, 6])
+    with torch.no_grad():
+        logits, cache = model.run_with_cache(tokens)
+    dla, _, constant = direct_logit_attribution(model, cache, answer, wrong)
+    assert abs(dla.sum() + constant - logit_diff(logits, answer, wrong)) < 1e-4
+
+
 def test_bad_modes_and_components_are_refused_in_one_line():
     with pytest.raises(ValueError, match=r"^mode must be 'zero' or 'mean', not 'max'$"):
         ablation_hooks(0, 0, "max")
