@@ -88,19 +88,26 @@ def test_mean_with_keepdims_matches_torch(axis):
     np.testing.assert_allclose(x.grad, t.grad.numpy(), rtol=0, atol=1e-12)
 
 
-def test_reshape_and_permute_accept_a_tuple_separate_ints_or_numpy_ints():
-    """x.reshape((2, 3)) and x.reshape(2, 3) are the same, as in NumPy and torch; so is a NumPy integer size
-    (x.reshape(np.int64(6)) used to raise TypeError); permute likewise, with negative axes."""
+def test_reshape_and_permute_accept_a_tuple_or_separate_ints():
+    """x.reshape((2, 3)) and x.reshape(2, 3) are the same, as in NumPy and torch; permute likewise, with negative
+    axes (the inverse permutation must handle them)."""
     x = Tensor(np.arange(6.0).reshape(2, 3), requires_grad=True)
-    assert x.reshape((3, 2)).shape == x.reshape(3, 2).shape == x.reshape(np.int64(3), -1).shape == (3, 2)
-    assert x.reshape(np.int64(6)).shape == (6,) and x.reshape([6]).shape == (6,)
-    assert x.permute((1, 0)).shape == x.permute(1, 0).shape == x.permute(np.int64(-1), 0).shape == (3, 2)
+    assert x.reshape((3, 2)).shape == x.reshape(3, 2).shape == x.reshape(3, -1).shape == (3, 2)
+    assert x.reshape(6).shape == (6,) and x.reshape([6]).shape == (6,)
+    assert x.permute((1, 0)).shape == x.permute(1, 0).shape == x.permute(-1, 0).shape == (3, 2)
     assert Tensor(np.ones(4)).permute(0).shape == (4,)
     a = np.random.default_rng(2).normal(size=(2, 3, 4))
     _, t_out, y, t = _grad_pair(lambda x: x.permute(-1, 0, -2), lambda t: t.permute(-1, 0, -2), a)
     assert np.array_equal(y.grad, t.grad.numpy()), "the inverse permutation is wrong for negative axes"
     with pytest.raises(ValueError, match=r"^permute: \(0, 0\) is not a permutation of the 2 axes of \(2, 3\)$"):
         x.permute(0, 0)
+
+
+def test_reshape_and_permute_accept_numpy_integers():
+    """x.reshape(np.int64(6)) raised TypeError (only Python ints counted as sizes); NumPy and torch accept it."""
+    x = Tensor(np.arange(6.0).reshape(2, 3))
+    assert x.reshape(np.int64(6)).shape == (6,) and x.reshape(np.int64(3), -1).shape == (3, 2)
+    assert x.permute(np.int64(-1), 0).shape == (3, 2) and Tensor(np.ones(4)).permute(np.int64(0)).shape == (4,)
 
 
 def test_indexing_with_tensors_of_indices_and_float32_gradients():
@@ -164,6 +171,8 @@ def test_construction_casts_integers_to_float64_unless_a_dtype_is_given():
     assert Tensor([1, 2]).dtype == np.float64 and Tensor(np.array([True])).dtype == np.float64
     assert Tensor([1, 2], dtype=np.float32).dtype == np.float32
     assert Tensor(np.array([1, 2]), dtype=np.int64).dtype == np.int64, "an explicit integer dtype is kept"
+    ints = Tensor(np.array([1, 2]), dtype=np.int64)
+    assert ints.detach().dtype == ints[0].dtype == np.int64, "detach and indexing must not recast integer data"
     with pytest.raises(
         TypeError, match=r"^Tensor\(Tensor\(...\)\): pass the array \(t.data\), or use the Tensor itself$"
     ):
