@@ -160,6 +160,37 @@ def test_direct_logit_attribution_without_layernorm_weights():
     assert abs(dla.sum() + constant - logit_diff(logits, answer, wrong)) < 1e-4
 
 
+def test_head_and_block_patching_match_hand_written_hooks():
+    """Patching head (l, h) must copy that head's clean z only (every position), and patch_block_outputs defaults
+    to attn_out: both against hooks written out here."""
+    model = tiny_model()
+    g = torch.Generator().manual_seed(12)
+    clean, corrupted = torch.randint(0, 11, (2, 9), generator=g), torch.randint(0, 11, (2, 9), generator=g)
+    answer, wrong = torch.tensor([1, 2]), torch.tensor([3, 4])
+    with torch.no_grad():
+        _, cache = model.run_with_cache(clean)
+
+    def metric(logits):
+        return logit_diff(logits, answer, wrong)
+
+    heads = patch_head_outputs(model, corrupted, cache, metric)
+    for layer in range(2):
+        for head in range(4):
+
+            def one_head(z, hook, head=head):
+                z = z.clone()
+                z[:, :, head] = cache[hook.name][:, :, head]
+                return z
+
+            hook = (f"blocks.{layer}.attn.hook_z", one_head)
+            with torch.no_grad():
+                expected = metric(model.run_with_hooks(corrupted, fwd_hooks=[hook]))
+            assert abs(heads[layer, head] - expected) < 1e-5, f"patching L{layer}H{head} touched other heads"
+    assert len(set(heads.flatten().tolist())) == 8, "every head's patch should give a different metric here"
+    default = patch_block_outputs(model, corrupted, cache, metric)
+    assert torch.equal(default, patch_block_outputs(model, corrupted, cache, metric, "attn_out"))
+
+
 def test_bad_modes_and_components_are_refused_in_one_line():
     with pytest.raises(ValueError, match=r"^mode must be 'zero' or 'mean', not 'max'$"):
         ablation_hooks(0, 0, "max")
