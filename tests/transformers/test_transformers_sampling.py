@@ -78,6 +78,13 @@ def test_top_k_mask_and_frequency_penalty_by_hand():
     assert penalised.tolist() == [[0.0, 2.0, 0.5, 2.0]], "penalty should be 0.5 x count of each token"
 
 
+def test_top_p_stops_once_the_mass_before_a_token_reaches_p():
+    """Four equally likely tokens and p = 0.5: two of them hold exactly 0.5 (exact in float32), so the third, whose
+    mass before it is already 0.5, is not needed (a `<=` in place of `<` keeps 3)."""
+    keep = top_p_mask(torch.zeros(1, 4), 0.5)
+    assert keep.sum().item() == 2, f"top_p=0.5 kept {keep.sum().item()} of 4 equally likely tokens"
+
+
 def test_top_k_keeps_exactly_k_tokens_when_logits_tie():
     """Four tokens tie at the 2nd-largest logit. Ours keeps exactly k, the ones `torch.topk` returns, so
     `top_k=2` never samples from more than 2 tokens. A threshold mask (`logits >= k-th largest`) keeps all tied
@@ -112,6 +119,7 @@ def test_beam_search_finds_the_best_sequence_exhaustively(model):
     """With enough beams to hold every sequence, beam search is exhaustive search: compare with enumeration."""
     prompt = torch.tensor([[2, 7]])
     beam, score = beam_search(model, prompt, 2, num_beams=CFG.d_vocab**2)
+    assert beam.shape == (1, 4), "beam search returns the single best sequence"
     with torch.no_grad():
         first = model(prompt)[0, -1].log_softmax(-1)
         pairs = torch.cartesian_prod(torch.arange(CFG.d_vocab), torch.arange(CFG.d_vocab))
