@@ -31,7 +31,7 @@ class PPOArgs:
     seed: int = 1
     """seeds torch, numpy and every environment"""
     total_timesteps: int = 100_000
-    """environment steps over all envs, the budget the task is judged on"""
+    """environment steps over all envs: the whole training budget"""
     learning_rate: float = 1e-3
     """Adam's step size at the start (annealed linearly to 0 if `anneal_lr`)"""
     num_envs: int = 8
@@ -47,7 +47,7 @@ class PPOArgs:
     num_minibatches: int = 4
     """minibatches per epoch"""
     update_epochs: int = 10
-    """passes over each rollout: the clip makes re-use of the data safe"""
+    """passes over each rollout; the clip limits how far they move the policy from the one that collected it"""
     norm_adv: bool = True
     """normalise advantages per minibatch to zero mean, unit variance"""
     clip_coef: float = 0.2

@@ -1,7 +1,7 @@
 """One training step (forward, cross-entropy, backward, Adam) of the digits MLP: NumPy autograd vs torch on CPU.
 
 Not a test: timings depend on the machine. Both run float32, one thread, the same 64 -> 512 -> 10 MLP and batch.
-Goal from issue 3: NumPy time / torch time <= 1.5.
+Target: NumPy time / torch time <= 1.5.
 
     .venv/bin/python benchmarks/backprop_mlp_vs_torch.py [--batch-size 64] [--steps 300] [--keep-heap]
 
@@ -77,7 +77,7 @@ def main() -> None:
     print(f"best of {args.repeats} x {args.steps} steps")
     print(f"  numpy autograd : {results['numpy'] * 1e6:8.1f} us/step")
     print(f"  torch (CPU)    : {results['torch'] * 1e6:8.1f} us/step")
-    print(f"  ratio numpy/torch = {ratio:.2f}  (goal <= 1.5: {'met' if ratio <= 1.5 else 'not met'})")
+    print(f"  ratio numpy/torch = {ratio:.2f}  (target <= 1.5: {'met' if ratio <= 1.5 else 'not met'})")
 
 
 if __name__ == "__main__":

@@ -4,9 +4,9 @@
     .venv/bin/python benchmarks/transformers_speed.py --device cuda --threads 0
 
 1. Forward pass: `DemoTransformer` vs `HookedTransformer` holding the same weights (GPT-2 small's shape, random init,
-   no download), best of `--repeats` runs each, interleaved. Goal: scratch / TransformerLens <= 1.2.
+   no download), best of `--repeats` runs each, interleaved. Target: scratch / TransformerLens <= 1.2.
 2. Generation of `--new-tokens` tokens (greedy) from a 16-token prompt, with and without the KV cache. The outputs
-   are checked to be identical. Goal: >= 5x faster with the cache.
+   are checked to be identical. Target: >= 5x faster with the cache.
 Prints one JSON line per measurement, then a summary.
 """
 
@@ -88,11 +88,11 @@ def main() -> None:
     print(
         f"forward {args.batch}x{args.seq} on {args.device}: scratch {results['forward_scratch_s'] * 1e3:.1f} ms, "
         f"TransformerLens {results['forward_transformer_lens_s'] * 1e3:.1f} ms, ratio {results['forward_ratio']:.2f} "
-        f"(goal <= 1.2)"
+        f"(target <= 1.2)"
     )
     print(
         f"generate {args.new_tokens} tokens: no cache {results['generate_no_cache_s']:.2f} s, KV cache "
-        f"{results['generate_kv_cache_s']:.2f} s, speed-up {results['kv_cache_speedup']:.1f}x (goal >= 5)"
+        f"{results['generate_kv_cache_s']:.2f} s, speed-up {results['kv_cache_speedup']:.1f}x (target >= 5)"
     )
 
 

@@ -93,7 +93,7 @@ def _with_parents(name: str) -> list[str]:
 
 
 def code_only(source: str) -> str:
-    """`source` less its comments, docstrings and blank lines: the part of a module that can change a result.
+    """`source` less its comments, docstrings (any bare string statement) and blank lines: what can change a result.
 
     A page shows docstrings (`show_source`), so an entry is hashed on its modules' full text; a cached artefact
     (a trained checkpoint, a run's metrics) is hashed on this, so fixing a comment does not retrain a model.
@@ -106,13 +106,10 @@ def code_only(source: str) -> str:
         return len(lines[line - 1].encode()[:byte_col].decode(errors="ignore"))
 
     for node in ast.walk(ast.parse(source)):
-        body = getattr(node, "body", None)
-        if isinstance(node, ast.Module | ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef) and body:
-            first = body[0]
-            value = getattr(first, "value", None)
-            if isinstance(first, ast.Expr) and isinstance(value, ast.Constant) and isinstance(value.value, str):
-                start = (first.lineno, chars(first.lineno, first.col_offset))
-                cuts.append((start, (first.end_lineno, chars(first.end_lineno, first.end_col_offset))))
+        # a bare string statement does nothing: a docstring, or an attribute's docstring under a dataclass field
+        if isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant) and isinstance(node.value.value, str):
+            start = (node.lineno, chars(node.lineno, node.col_offset))
+            cuts.append((start, (node.end_lineno, chars(node.end_lineno, node.end_col_offset))))
     tokens = tokenize.generate_tokens(io.StringIO(source).readline)
     cuts += [(t.start, t.end) for t in tokens if t.type == tokenize.COMMENT]
     kept = [list(line) for line in lines]

@@ -71,3 +71,9 @@ def test_sidecars_record_code_hashes_and_old_full_text_sidecars_still_count(tmp_
     assert artefacts.is_current(path, ["mechlearn.backprop"]), "old sidecars must not force a retrain"
     artefacts.cached_json(path, make, ["mechlearn.backprop"])
     assert len(calls) == 1
+
+
+def test_attribute_docstrings_under_dataclass_fields_are_not_code():
+    config = 'class Args:\n    lr: float = 1e-3\n    """the step size"""\n'
+    assert provenance.code_only(config.replace("the step size", "Adam's step size")) == provenance.code_only(config)
+    assert provenance.code_only(config.replace("1e-3", "1e-4")) != provenance.code_only(config)
