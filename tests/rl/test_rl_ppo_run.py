@@ -21,6 +21,8 @@ def test_log_records_every_iteration_and_episode(run):
     # Probe 3: two steps per episode, return 0 + 1; 2 envs x 16 steps = 16 finished episodes
     assert [(e["return"], e["length"]) for e in log["episodes"]] == [(1.0, 2)] * 16, "episode bookkeeping is off"
     assert [e["global_step"] for e in log["episodes"]][:4] == [4, 4, 8, 8]
+    keys = {"global_step", "learning_rate", "value_loss", "policy_loss", "entropy", "old_approx_kl", "approx_kl"}
+    assert set(log["iterations"][0]) == keys | {"clipfrac", "explained_variance", "sps"}
     for row in log["iterations"]:
         assert 0.0 <= row["clipfrac"] <= 1.0 and row["approx_kl"] >= 0.0 and row["explained_variance"] <= 1.0
         assert row["entropy"] == pytest.approx(0.0, abs=1e-6), "one action: the policy's entropy is 0"
@@ -79,3 +81,10 @@ def test_agent_is_initialised_orthogonally_with_the_37_details_gains():
     assert Agent(4, 3, hidden=8).critic[0].out_features == 8
     small, _ = train_ppo(PPOArgs(env_id="mechlearn/Probe1-v0", num_envs=2, num_steps=4, total_timesteps=8, hidden=8))
     assert small.critic[0].out_features == small.actor[0].out_features == 8, "train_ppo ignored args.hidden"
+
+
+def test_a_policy_that_barely_moves_clips_nothing():
+    """With a learning rate of 1e-9 every ratio stays within 1 +- eps, so clipfrac is exactly 0 and KL ~ 0 (float32)."""
+    args = PPOArgs(env_id="mechlearn/Probe4-v0", num_envs=2, num_steps=8, total_timesteps=32, learning_rate=1e-9)
+    for row in train_ppo(args)[1]["iterations"]:
+        assert row["clipfrac"] == 0.0 and abs(row["approx_kl"]) < 1e-6 and abs(row["old_approx_kl"]) < 1e-6

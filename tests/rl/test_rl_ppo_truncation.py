@@ -96,3 +96,16 @@ def test_ppo_learns_terminal_value_when_termination_and_time_limit_coincide():
         V = agent.get_value(torch.zeros(1, 1)).item()
     assert len(log["episodes"]) == 1024
     assert abs(V - 1.0) < 0.05, f"V = {V:.3f}: a step that terminated was bootstrapped as a truncation"
+
+
+def test_ppo_bootstraps_a_two_step_time_limit():
+    """Reward 1 forever, cut after 2 steps, gamma = 0.5: the true value is 1 / (1 - 0.5) = 2. Were the cut terminal,
+    the critic (blind to the step count) would fit the mean of the returns-to-go 1.5 and 1, i.e. 1.25. After 1024
+    steps the critic is at 1.89; every episode has return 2 and length 2."""
+    if "mechlearn-test/Forever-limit2-v0" not in gym.registry:
+        gym.register("mechlearn-test/Forever-limit2-v0", entry_point=_Forever, max_episode_steps=2)
+    agent, log = train_ppo(PPOArgs(env_id="mechlearn-test/Forever-limit2-v0", gamma=0.5, total_timesteps=1024, seed=0))
+    with torch.no_grad():
+        V = agent.get_value(torch.full((1, 1), 0.5)).item()
+    assert V > 1.75, f"V = {V:.3f}: truncations are not bootstrapped with gamma * V(final_obs)"
+    assert {(e["return"], e["length"]) for e in log["episodes"]} == {(2.0, 2)} and len(log["episodes"]) == 512
