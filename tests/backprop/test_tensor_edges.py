@@ -147,6 +147,8 @@ def test_cross_entropy_rejects_bad_targets_with_one_line_errors():
         cross_entropy(logits, np.array([0.0, 1.0]))
     with pytest.raises(ValueError, match=r"^cross_entropy: logits \(2, 3\) need targets of shape \(2,\)$"):
         cross_entropy(logits, np.array([0, 1, 2]))
+    with pytest.raises(ValueError, match=r"^cross_entropy: logits \(2, 2, 3\) need targets of shape \(2, 2\)$"):
+        cross_entropy(Tensor(np.zeros((2, 2, 3))), np.array([0, 1]))
     for bad in ([0, 3], [-1, 0]):
         with pytest.raises(ValueError, match=r"^cross_entropy: targets must lie in \[0, 3\), got -?\d\.\.\d$"):
             cross_entropy(logits, np.array(bad))
@@ -233,7 +235,7 @@ def test_error_messages_say_what_to_do():
     loss = (x * 2).sum()
     loss.backward()
     with pytest.raises(
-        RuntimeError, match="pass retain_graph=True to the first call if you need to differentiate twice"
+        RuntimeError, match="pass retain_graph=True to the first call if you need to differentiate twice$"
     ):
         loss.backward()
 
