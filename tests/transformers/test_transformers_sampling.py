@@ -154,3 +154,26 @@ def test_cached_and_uncached_generation_agree(model):
     with_cache = generate(model, prompt, 20, use_kv_cache=True, **kwargs)
     without = generate(model, prompt, 20, use_kv_cache=False, **kwargs)
     assert torch.equal(with_cache, without), "the KV cache changed what was sampled"
+
+
+def test_top_p_sampling_never_leaves_the_nucleus():
+    """sample_next(top_p=0.6) on probabilities (0.5, 0.3, 0.1, 0.1): the nucleus is the first two tokens."""
+    logits = torch.tensor([[0.5, 0.3, 0.1, 0.1]]).log().expand(500, 4)
+    draws = sample_next(logits, top_p=0.6, generator=torch.Generator().manual_seed(0))
+    assert set(draws.tolist()) == {0, 1}, f"top_p sampled {sorted(set(draws.tolist()))}"
+
+
+def test_generate_fills_the_context_exactly_and_refuses_more(model):
+    prompt = torch.tensor([[1, 2, 3]])
+    out = generate(model, prompt, CFG.n_ctx - 3, temperature=0)
+    assert out.shape == (1, CFG.n_ctx)
+    with pytest.raises(ValueError, match=f"^prompt \\+ new tokens exceed n_ctx={CFG.n_ctx}$"):
+        generate(model, prompt, CFG.n_ctx - 2, temperature=0)
+    assert torch.equal(generate(model, prompt, 5), generate(model, prompt, 5, seed=0)), "the default seed is 0"
+
+
+def test_causal_mask_without_an_offset_hides_the_future():
+    from mechlearn.transformers.attention import IGNORE, causal_mask
+
+    masked = causal_mask(torch.zeros(2, 3, 3))
+    assert torch.equal(masked[0], torch.tensor([[0.0, IGNORE, IGNORE], [0.0, 0.0, IGNORE], [0.0, 0.0, 0.0]]))
