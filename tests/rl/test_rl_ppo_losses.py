@@ -61,6 +61,9 @@ def test_explained_variance_by_hand():
     assert explained_variance(np.full(4, 2.5), y) == pytest.approx(0.0), "a constant predictor explains nothing"
     # residual [0.5, -0.5, 0.5, -0.5] has variance 0.25; Var y = 1.25 -> 1 - 0.2 = 0.8
     assert explained_variance(y - np.array([0.5, -0.5, 0.5, -0.5]), y) == pytest.approx(0.8)
+    unit = np.array([-1.0, 1.0])  # variance exactly 1
+    assert explained_variance(unit, unit) == 1.0 and explained_variance(np.zeros(2), unit) == 0.0
+    assert np.isnan(explained_variance(y, np.full(4, 3.0))), "constant targets: explained variance is undefined"
 
 
 def _t(*values):
@@ -82,14 +85,17 @@ def test_ppo_loss_subtracts_the_entropy_bonus():
 
 def test_ppo_value_loss_clipping_by_hand():
     """V_old = 1, V = 2, R = 3, eps = 0.2: unclipped (2 - 3)^2 = 1; clipped V_old + 0.2 = 1.2 gives
-    (1.2 - 3)^2 = 3.24; the pessimistic max -> L^V = 0.5 * 3.24 = 1.62. Unclipped value loss: 0.5 * 1 = 0.5.
+    (1.2 - 3)^2 = 3.24; the pessimistic max -> L^V = 0.5 * 3.24 = 1.62. Unclipped, with R = 4: 0.5 * 4 = 2.
     With R = 1.5 instead, max(0.25, 0.09) -> 0.125 (a min would give 0.045)."""
     new, old = _t(2.0), _t(1.0)
     clipped = PPOArgs(clip_coef=0.2, norm_adv=False)
     assert ppo_loss(_t(1.0), _t(0.0), new, _t(0.0), _t(3.0), old, clipped)[2].item() == pytest.approx(1.62)
     assert ppo_loss(_t(1.0), _t(0.0), new, _t(0.0), _t(1.5), old, clipped)[2].item() == pytest.approx(0.125)
     plain = PPOArgs(clip_vloss=False, norm_adv=False)
-    assert ppo_loss(_t(1.0), _t(0.0), new, _t(0.0), _t(3.0), old, plain)[2].item() == pytest.approx(0.5)
+    assert ppo_loss(_t(1.0), _t(0.0), new, _t(0.0), _t(4.0), old, plain)[2].item() == pytest.approx(2.0)
+    # the clip acts downwards too: V = 0 is 1 below V_old, clipped to 0.8; with R = -3 the clipped error wins,
+    # (0.8 + 3)^2 = 14.44 > 9, so L^V = 7.22
+    assert ppo_loss(_t(1.0), _t(0.0), _t(0.0), _t(0.0), _t(-3.0), old, clipped)[2].item() == pytest.approx(7.22)
     # vf_coef scales it into the total: 0.5 * 1.62
     assert ppo_loss(_t(1.0), _t(0.0), new, _t(0.0), _t(3.0), old, clipped)[0].item() == pytest.approx(0.81)
 

@@ -54,6 +54,7 @@ def test_only_truncated_envs_are_bootstrapped_from_their_final_observation():
     )
     assert terminated.tolist() == [True, False, True, False] and truncated.tolist() == [True, True, False, False]
     got = bootstrap_truncations(reward, terminated, truncated, infos, _StubCritic(), gamma=0.5)
+    assert got.dtype == torch.float32, "rewards must match the float32 rollout buffer"
     assert got.tolist() == pytest.approx([1.0, 3.0, 1.0, 0.0]), (
         "terminated+truncated must not bootstrap; truncated-only must add gamma * V(final_obs)"
     )
