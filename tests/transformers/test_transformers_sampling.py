@@ -177,3 +177,19 @@ def test_causal_mask_without_an_offset_hides_the_future():
 
     masked = causal_mask(torch.zeros(2, 3, 3))
     assert torch.equal(masked[0], torch.tensor([[0.0, IGNORE, IGNORE], [0.0, 0.0, IGNORE], [0.0, 0.0, 0.0]]))
+
+
+def test_layers_called_alone_cache_under_bare_hook_names():
+    """Without a prefix a layer writes TransformerLens' bare hook names, so it can be compared with one block."""
+    from mechlearn.transformers.attention import Attention
+    from mechlearn.transformers.layers import MLP, LayerNorm
+
+    x = torch.randn(1, 3, CFG.d_model, generator=torch.Generator().manual_seed(0))
+    for layer, names in [
+        (LayerNorm(CFG), {"hook_scale", "hook_normalized"}),
+        (MLP(CFG), {"hook_pre", "hook_post"}),
+        (Attention(CFG), {"hook_q", "hook_k", "hook_v", "hook_attn_scores", "hook_pattern", "hook_z"}),
+    ]:
+        cache = {}
+        layer(x, cache)
+        assert set(cache) == names, f"{type(layer).__name__} cached {sorted(cache)}"
