@@ -88,3 +88,24 @@ def test_a_policy_that_barely_moves_clips_nothing():
     args = PPOArgs(env_id="mechlearn/Probe4-v0", num_envs=2, num_steps=8, total_timesteps=32, learning_rate=1e-9)
     for row in train_ppo(args)[1]["iterations"]:
         assert row["clipfrac"] == 0.0 and abs(row["approx_kl"]) < 1e-6 and abs(row["old_approx_kl"]) < 1e-6
+
+
+def test_each_update_sees_one_shuffled_minibatch(monkeypatch):
+    """batch 16 = 2 envs x 8 steps, 4 minibatches, 3 epochs: 12 loss evaluations of 4 samples each, and each epoch's
+    four minibatches partition the batch (every sample once per epoch)."""
+    import mechlearn.rl.ppo as ppo
+
+    seen = []
+
+    def recording_loss(ratio, entropy, newvalue, mb_advantages, mb_returns, mb_values, args):
+        seen.append(mb_values.detach().clone())
+        return ppo_loss(ratio, entropy, newvalue, mb_advantages, mb_returns, mb_values, args)
+
+    ppo_loss = ppo.ppo_loss
+    monkeypatch.setattr(ppo, "ppo_loss", recording_loss)
+    args = PPOArgs(env_id="mechlearn/Probe2-v0", num_envs=2, num_steps=8, total_timesteps=16, num_minibatches=4)
+    train_ppo(PPOArgs(**{**vars(args), "update_epochs": 3}))
+    assert [tuple(v.shape) for v in seen] == [(4,)] * 12, "updates did not use minibatches of batch_size / 4"
+    for epoch in range(3):
+        together = torch.cat(seen[4 * epoch : 4 * epoch + 4]).sort().values
+        assert torch.equal(together, torch.cat(seen[:4]).sort().values), "an epoch skipped or repeated samples"
