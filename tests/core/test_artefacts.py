@@ -26,7 +26,8 @@ def test_remade_when_a_dependency_changes_or_retrain_is_asked(tmp_path, monkeypa
     path = tmp_path / "model.safetensors"
     artefacts.cached_tensors(path, make, ["mechlearn.backprop"])
     real = provenance.module_hashes
-    monkeypatch.setattr(artefacts, "module_hashes", lambda names, **kw: {**real(names, **kw), "mechlearn.backprop": "edited"})
+    edited = lambda names, **kw: {**real(names, **kw), "mechlearn.backprop": "edited"}
+    monkeypatch.setattr(artefacts, "module_hashes", edited)
     out = artefacts.cached_tensors(path, make, ["mechlearn.backprop"])
     assert torch.equal(out["w"], torch.arange(3.0)) and len(calls) == 2
     out = artefacts.cached_tensors(path, make, ["mechlearn.backprop"])

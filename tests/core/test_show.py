@@ -4,8 +4,9 @@ import json
 import re
 from pathlib import Path
 
-from mechlearn.show import REPO_URL, show_source
 from mechlearn.transformers.attention import Attention
+
+from mechlearn.show import REPO_URL, show_source
 
 ROOT = Path(__file__).resolve().parents[2]
 
