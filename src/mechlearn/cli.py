@@ -11,6 +11,11 @@ from tqdm.auto import tqdm
 
 from mechlearn.project import TOPICS, MechlearnError, find_root
 
+# nbformat imports jsonschema, which builds a parser for IRIs with `rfc3987_syntax` (pulled in by JupyterLab) at
+# import time: about a second added to every command. Notebook schemas validate no IRI formats, so the command
+# does without it (jsonschema skips a format checker whose module is missing; JupyterLab's own process is unaffected).
+sys.modules.setdefault("rfc3987_syntax", None)
+
 DISTRIBUTION = "arena-mechanistic-learning"
 
 

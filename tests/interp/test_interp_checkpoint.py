@@ -83,8 +83,10 @@ def test_previous_token_is_linearly_readable_after_layer_0_only(trained):
     hooks = ["blocks.0.hook_resid_pre", "blocks.1.hook_resid_pre"]
     n = cfg.d_vocab - 1
     trained_acc = probe_per_hook(model, tokens, labels, positions, hooks, n)
-    random_acc = probe_per_hook(make_model(cfg), tokens, labels, positions, hooks[1:], n)
-    shuffled_acc = probe_per_hook(model, tokens, labels, positions, hooks[1:], n, shuffle_labels=True)
+    # the controls need only show chance level, which a quarter of the data shows as well (and 4x faster)
+    few = slice(0, 250)
+    random_acc = probe_per_hook(make_model(cfg), tokens[few], labels[few], positions, hooks[1:], n)
+    shuffled_acc = probe_per_hook(model, tokens[few], labels[few], positions, hooks[1:], n, shuffle_labels=True)
     assert trained_acc[hooks[1]].test_accuracy >= 0.95, "previous token not readable after layer 0"
     assert trained_acc[hooks[0]].test_accuracy < 0.05, "probe reads the previous token before any attention (leak)"
     assert random_acc[hooks[1]].test_accuracy < 0.1, "control: a random model should not carry the previous token"

@@ -11,8 +11,9 @@ from mechlearn.rl.probes import PROBES, expected_values
 
 @pytest.mark.parametrize("env_id", list(PROBES))
 def test_ppo_critic_learns_probe_values(env_id):
-    # probe 5 must learn both the policy and the value of its two observations: it gets a longer run
-    args = PPOArgs(env_id=env_id, total_timesteps=6144 if env_id.endswith("5-v0") else 4096, seed=0)
+    # probe 5 must learn both the policy and the value of its two observations: it gets a longer run (probes 1-4
+    # are within 2e-3 of their values after 2048 steps; probe 5 needs 6144 for a margin under the 1e-2 tolerance)
+    args = PPOArgs(env_id=env_id, total_timesteps=6144 if env_id.endswith("5-v0") else 2048, seed=0)
     agent, _ = train_ppo(args)
     expected = expected_values(env_id, args.gamma)
     obs = torch.tensor([[o] for o in expected])
