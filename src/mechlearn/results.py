@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import re
-import tempfile
 from pathlib import Path
+
+from mechlearn.project import write_atomic
 
 RESULTS_FILE = "results.json"
 _NAME = re.compile(r"^[a-z][a-z0-9_]*$")
@@ -37,16 +37,5 @@ def record(name: str, value: float | int | str, text: str | None = None, folder:
     path = Path(folder or Path.cwd()) / RESULTS_FILE
     results = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
     results[name] = {"value": value, "text": text}
-    _write_json_atomically(path, dict(sorted(results.items())))
+    write_atomic(path, json.dumps(dict(sorted(results.items())), indent=1, ensure_ascii=False) + "\n")
     return text
-
-
-def _write_json_atomically(path: Path, data: dict) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(json.dumps(data, indent=1, ensure_ascii=False) + "\n")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
