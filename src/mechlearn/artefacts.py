@@ -15,6 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
 
+from mechlearn.project import write_atomic
 from mechlearn.provenance import module_hashes
 
 T = TypeVar("T")
@@ -63,7 +64,7 @@ def cached(
 
 
 def _save_json(value, path: Path) -> None:
-    path.write_text(json.dumps(value, indent=1, sort_keys=True) + "\n")
+    write_atomic(path, json.dumps(value, indent=1, sort_keys=True) + "\n")
 
 
 def cached_json(path: Path, make: Callable[[], T], depends_on: list[str]) -> T:
