@@ -3,7 +3,9 @@ r"""Toy models of superposition (Elhage et al. 2022), many instances trained at 
 The ReLU-output model compresses $n$ sparse features into $m < n$ dimensions and reads them back with the same
 matrix:
 
-$$h = W x, \qquad x' = \mathrm{ReLU}(W^\top h + b) = \mathrm{ReLU}(W^\top W x + b), \qquad W \in \mathbb R^{m \times n}.$$
+$$h = W x, \qquad x' = \mathrm{ReLU}(W^\top h + b) = \mathrm{ReLU}(W^\top W x + b),$$
+
+with $W \in \mathbb R^{m \times n}$.
 
 Each feature $x_i$ is zero with probability $S$ (the sparsity) and uniform on $[0, 1]$ otherwise; feature $i$ has
 importance $I_i$, and the loss is the importance-weighted squared error

@@ -59,4 +59,4 @@ def adjacent_angles_deg(W_2d: Float[Tensor, "2 feats"], threshold: float = 0.5) 
     angles = sorted(math.degrees(math.atan2(float(y), float(x))) % 360 for x, y in W_2d[:, keep].T)
     if len(angles) < 2:
         return []
-    return [b - a for a, b in zip(angles, angles[1:])] + [360 - angles[-1] + angles[0]]
+    return [b - a for a, b in zip(angles, angles[1:], strict=False)] + [360 - angles[-1] + angles[0]]
