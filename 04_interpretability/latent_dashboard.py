@@ -26,7 +26,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
-from jaxtyping import Float
+from jaxtyping import Float, Int
 from torch import Tensor
 
 VISIBLE = {" ": "·", "\n": "↵", "\t": "⇥"}  # whitespace drawn as a character (none of these occur in the corpus)
@@ -39,6 +39,31 @@ class Context:
     text: str  # the window's characters
     acts: list[float]  # the latent's activation at each character of `text`
     centre: int  # index in `text` of the position the window was taken around
+
+
+@torch.no_grad()
+def activations_along(
+    model, tokens: Int[Tensor, " n"], hook: str, stride: int | None = None, batch_size: int = 256
+) -> Float[Tensor, "n d_in"]:
+    """The activation at `hook` for every character of a contiguous text, one row a character, so that latents line
+    up with the text a dashboard shows. Windows of `n_ctx` characters overlap by `n_ctx - stride`; each character is
+    read from the first window in which it has at least `n_ctx - stride` characters before it (the text's first
+    window excepted), so every row sees at least that much context."""
+    n_ctx = model.cfg.n_ctx
+    stride = stride or n_ctx // 2
+    starts = list(range(0, max(len(tokens) - n_ctx, 0) + 1, stride))
+    if starts[-1] + n_ctx < len(tokens):
+        starts.append(len(tokens) - n_ctx)
+    rows = []
+    for batch_starts in [starts[i : i + batch_size] for i in range(0, len(starts), batch_size)]:
+        windows = torch.stack([tokens[s : s + n_ctx] for s in batch_starts])  # (batch, n_ctx)
+        _, cache = model.run_with_cache(windows, names_filter=hook)
+        rows += list(cache[hook])
+    out, covered = [rows[0]], min(n_ctx, len(tokens))
+    for start, acts in zip(starts[1:], rows[1:], strict=True):
+        out.append(acts[covered - start :])  # the characters this window adds, each with >= n_ctx - stride before it
+        covered = start + n_ctx
+    return torch.cat(out)
 
 
 def top_contexts(text: str, acts: Float[Tensor, " n"], k: int = 10, before: int = 15, after: int = 4) -> list[Context]:

@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import torch
-from jaxtyping import Float, Int
+from jaxtyping import Bool, Float, Int
 from torch import Tensor
 from transformer_lens import HookedTransformer
 from transformer_lens.hook_points import HookPoint
@@ -136,3 +136,25 @@ def steering_effect(
     elsewhere = ~torch.isin(next_tokens, torch.tensor(targets))
     loss = -log_p.gather(-1, next_tokens.unsqueeze(-1)).squeeze(-1)[elsewhere].mean()
     return float(target_prob), float(loss)
+
+
+def precision_recall(fires: Bool[Tensor, " n"], labels: Bool[Tensor, " n"]) -> tuple[float, float]:
+    """Precision $|F \\cap R| / |F|$ and recall $|F \\cap R| / |R|$ of the positions where a latent fires ($F$)
+    against the positions where a rule holds ($R$); 0 where the denominator is empty."""
+    both = (fires & labels).sum().item()
+    return both / max(fires.sum().item(), 1), both / max(labels.sum().item(), 1)
+
+
+def best_threshold(scores: Float[Tensor, " n"], labels: Bool[Tensor, " n"]) -> tuple[float, float]:
+    """(threshold, F1) of the rule "score > threshold" with the highest F1 against `labels`: the fairest
+    threshold a baseline direction can get, chosen on the data it is given (the training text)."""
+    order = torch.argsort(scores, descending=True)
+    hits = labels[order].double().cumsum(0)  # true positives when the top k+1 scores fire
+    k = torch.arange(1, len(scores) + 1, dtype=torch.float64)
+    f1 = 2 * hits / (k + labels.sum())
+    distinct = torch.ones_like(f1, dtype=torch.bool)
+    distinct[:-1] = scores[order][:-1] > scores[order][1:]  # a cut can only fall between different scores
+    f1 = torch.where(distinct, f1, torch.tensor(-1.0, dtype=torch.float64))
+    best = int(f1.argmax())
+    below = scores[order][best + 1].item() if best + 1 < len(scores) else scores[order][best].item() - 1.0
+    return (scores[order][best].item() + below) / 2, float(f1[best])

@@ -8,11 +8,13 @@ from html.parser import HTMLParser
 
 import pytest
 import torch
-from mechlearn.interp.latent_dashboard import Context, dashboard_html, logit_effects, top_contexts
+from mechlearn.interp.latent_dashboard import Context, activations_along, dashboard_html, logit_effects, top_contexts
 from mechlearn.interp.latent_tools import (
     ablation_effects,
+    best_threshold,
     latent_attribution,
     logit_difference,
+    precision_recall,
     steered_greedy,
     steered_logits,
     steering_effect,
@@ -213,3 +215,41 @@ def test_steering_effect_at_alpha_zero_is_the_model_s_own_numbers(model, tokens)
     keep = (nxt != 2) & (nxt != 7)
     assert prob == pytest.approx(float(p[..., targets].sum(-1).mean()), rel=1e-5)
     assert loss == pytest.approx(float(-p.gather(-1, nxt[..., None])[..., 0].log()[keep].mean()), rel=1e-5)
+
+
+@pytest.mark.parametrize("n", [12, 13, 30, 31])
+def test_activations_along_a_text_give_each_character_enough_context(model, n):
+    """Reference: for every character, the model run on exactly the `n_ctx - stride` characters before it and
+    itself (or the text's start), read at its own position (tolerance 1e-5)."""
+    text = torch.randint(0, 11, (n,), generator=torch.Generator().manual_seed(n))
+    acts = activations_along(model, text, "blocks.0.hook_resid_post", stride=4)
+    assert acts.shape == (n, 16)
+    for p in range(n):
+        start = 0 if p < 12 else 4 * ((p - 12) // 4 + 1)
+        start = min(start, max(n - 12, 0)) if p >= 12 else 0
+        _, cache = model.run_with_cache(text[start : start + 12][None])
+        torch.testing.assert_close(acts[p], cache["blocks.0.hook_resid_post"][0, p - start], atol=1e-5, rtol=1e-5)
+
+
+def test_precision_and_recall_by_hand():
+    fires = torch.tensor([1, 1, 0, 1, 0, 0], dtype=torch.bool)
+    labels = torch.tensor([1, 0, 1, 1, 0, 0], dtype=torch.bool)
+    assert precision_recall(fires, labels) == (2 / 3, 2 / 3)
+    assert precision_recall(torch.zeros(3, dtype=torch.bool), torch.ones(3, dtype=torch.bool)) == (0.0, 0.0)
+
+
+def test_best_threshold_matches_a_search_over_every_cut():
+    """Reference: F1 of "score > t" for t midway between each pair of sorted scores (ties included), by loop."""
+    g = torch.Generator().manual_seed(6)
+    scores = torch.randint(0, 15, (60,), generator=g).float()  # many ties
+    labels = (scores + 6 * torch.rand(60, generator=g)) > 12
+    cuts = sorted(set(scores.tolist()))
+    candidates = [(a + b) / 2 for a, b in zip(cuts, cuts[1:], strict=False)] + [cuts[0] - 0.5]
+    f1s = []
+    for t in candidates:
+        p, r = precision_recall(scores > t, labels)
+        f1s.append(2 * p * r / (p + r) if p + r else 0.0)
+    t, f1 = best_threshold(scores, labels)
+    assert f1 == pytest.approx(max(f1s), abs=1e-12)
+    p, r = precision_recall(scores > t, labels)
+    assert 2 * p * r / (p + r) == pytest.approx(f1, abs=1e-12), "the threshold returned must achieve the F1"
