@@ -144,6 +144,23 @@ def cmd_progress(args) -> int:
     return 0
 
 
+def cmd_practice(args) -> int:
+    from mechlearn.practice import commands, scoreboard
+
+    root = find_root()
+    if args.practice == "list":
+        print("\n".join(commands.list_lines(root, args.topic)))
+    elif args.practice == "start":
+        path = commands.start(root, args.name, force=args.force)
+        print(path.relative_to(root))
+        print(f"write it, then: mechlearn practice check {args.name}", file=sys.stderr)
+    elif args.practice == "check":
+        return commands.check(root, args.name, args.file, args.timeout)
+    else:
+        print("\n".join(scoreboard.status_lines(root)))
+    return 0
+
+
 def _version() -> str:
     from importlib.metadata import PackageNotFoundError, version
 
@@ -226,6 +243,48 @@ def build_parser() -> argparse.ArgumentParser:
         "cannot be read is named and left out of the grid, and the command exits 1.",
     )
     p.set_defaults(func=cmd_progress)
+
+    p = command(
+        "practice",
+        "re-derive the package's functions against the project's checks, with a scoreboard",
+        "Practice mode. Every exercise is one function or method of the package (list them with `practice list`). "
+        "`practice start NAME` writes a stub (signature, docstring, hints from the day) to practice/NAME.py, a "
+        "git-ignored folder outside the package; `practice check NAME` runs the exercise's cases (the "
+        "comparisons the project's tests make: finite differences, torch, TransformerLens, hand-worked values) "
+        "against your version, substituted for the package's in a fresh Python, and prints how many passed and "
+        "the first failing case's inputs, expected and got; `practice status` shows the exercises cleared per "
+        "topic. Nothing here changes a tracked file.",
+    )
+    practice = p.add_subparsers(dest="practice", required=True, metavar="ACTION")
+    q = practice.add_parser(
+        "list", help="every exercise: day, topic, difficulty, techniques, cleared", description="List the exercises."
+    )
+    q.add_argument("--topic", help="only this topic: " + ", ".join(TOPICS))
+    q = practice.add_parser(
+        "start",
+        help="write the exercise's stub into practice/NAME.py",
+        description="Write practice/NAME.py: the target's imports, signature and docstring, hints from the day and "
+        "`raise NotImplementedError`. An existing file is kept unless --force.",
+    )
+    q.add_argument("name", help="an exercise, e.g. unbroadcast or Tensor.__matmul__ (see: mechlearn practice list)")
+    q.add_argument("--force", action="store_true", help="overwrite an existing practice/NAME.py")
+    q = practice.add_parser(
+        "check",
+        help="run the exercise's cases against your version",
+        description="Run every case of the exercise with your function in place of the package's, in a "
+        "subprocess; print the cases passed and the first failure. Exits 0 only when every case passes "
+        "(which clears the exercise on the scoreboard).",
+    )
+    q.add_argument("name", help="the exercise")
+    q.add_argument("--file", help="your implementation (default: practice/NAME.py)")
+    q.add_argument("--timeout", type=float, default=300, help="seconds before giving up (default: 300)")
+    q = practice.add_parser(
+        "status",
+        help="the scoreboard: exercises cleared per topic",
+        description="Exercises cleared per topic (a dungeon each), from practice/.scoreboard.json (git-ignored).",
+    )
+    for q in practice.choices.values():
+        q.set_defaults(func=cmd_practice)
     return parser
 
 
