@@ -93,7 +93,7 @@ def visible_char(char: str) -> str:
     return escape(VISIBLE.get(char, char))
 
 
-MONO = 'font-family:"DejaVu Sans Mono",Menlo,Consolas,monospace'
+MONO = "font-family:'DejaVu Sans Mono',Menlo,Consolas,monospace"  # single quotes: it sits inside style="..."
 
 
 def context_html(context: Context, max_act: float) -> str:
@@ -104,7 +104,7 @@ def context_html(context: Context, max_act: float) -> str:
         alpha = min(max(act / max_act, 0.0), 1.0) if max_act > 0 else 0.0
         style = f"background:rgba(230,97,0,{alpha:.2f})"
         style += ";color:#888" if char in VISIBLE else ""
-        style += ";outline:2px solid #000;outline-offset:-1px" if i == context.centre else ""
+        style += ";outline:1.5px solid #000;font-weight:700" if i == context.centre else ""
         centre = ' class="ld-centre"' if i == context.centre else ""
         spans.append(f'<span{centre} style="{style}" title="{act:.2f}">{visible_char(char)}</span>')
     return "".join(spans)

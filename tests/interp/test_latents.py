@@ -53,13 +53,15 @@ def tokens():
 
 
 class _Rows(HTMLParser):
-    """The text of each `ld-row` (as a browser shows it) and of the outlined character."""
+    """The text of each `ld-row` (as a browser shows it), of the outlined character, and every attribute name."""
 
     def __init__(self):
         super().__init__()
         self.rows, self.centres, self._in_row, self._in_centre = [], [], False, False
+        self.attribute_names = set()
 
     def handle_starttag(self, tag, attrs):
+        self.attribute_names |= {name for name, _ in attrs}
         classes = (dict(attrs).get("class") or "").split()
         if tag == "div":  # rows hold only spans: any div starts or ends one
             self._in_row = "ld-row" in classes
@@ -108,6 +110,7 @@ def test_dashboard_draws_whitespace_and_loads_nothing():
     parser = _Rows()
     parser.feed(page)
     assert parser.centres == ["↵"] and "a·b↵⇥" in parser.rows[0]
+    assert parser.attribute_names == {"class", "style", "title"}, "a quote inside an attribute ends it early"
     for forbidden in ("http://", "https://", "<script", "<link", "@import", "url(", "<table"):
         assert forbidden not in page.lower(), f"the dashboard must be self-contained ({forbidden})"
 
