@@ -18,14 +18,17 @@ draws (same generator, same calls).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import partial
+from pathlib import Path
 from unittest import mock
 
 import torch
 from jaxtyping import Float
 from mechlearn.interp.sae import SAE, SAEConfig
+from mechlearn.interp.sae_lm import lm_sae_config, lm_train_args, run_name
 from mechlearn.interp.sae_training import SAETrainArgs, sae_state
 from sae_lens import (
     GatedSAE,
@@ -48,6 +51,10 @@ from sae_lens import (
 from sae_lens.config import SAETrainerConfig
 from sae_lens.training import sae_trainer
 from torch import Tensor
+
+from mechlearn.artefacts import cached_json, cached_tensors
+
+DEPENDS_ON = ["mechlearn.interp.sae_lens_bridge"]  # imports sae_lm and sae_training, so their hashes count too
 
 INFERENCE = {
     "standard": (StandardSAE, StandardSAEConfig),
@@ -140,3 +147,34 @@ def load_sae_lens_training(variant: str, cfg: SAEConfig, tensors: dict[str, Tens
     sae = TRAINING[variant][0](training_config(variant, cfg, args))
     sae.load_state_dict(tensors, strict=True)
     return sae.eval()
+
+
+def sae_lens_run(
+    folder: Path,
+    variant: str,
+    value: float,
+    activations: Float[Tensor, "n d_in"],
+    evaluate: Callable[[object], dict[str, float]],
+) -> tuple[object, dict]:
+    """Day 52's sweep point (`variant`, `value`) trained by SAELens' trainer instead of ours, cached in `folder`:
+    weights `sae_lens_<run name>.safetensors`, metrics (`evaluate`) and training time `sae_lens_<run name>.json`."""
+    cfg, args = lm_sae_config(variant, value), lm_train_args()
+    made: dict = {}
+
+    def train() -> dict:
+        start = time.perf_counter()
+        made["sae"] = train_with_sae_lens(variant, cfg, activations, args)
+        made["seconds"] = time.perf_counter() - start
+        return {name: p.detach().clone() for name, p in made["sae"].state_dict().items()}
+
+    name = f"sae_lens_{run_name(variant, value)}"
+    tensors = cached_tensors(Path(folder) / f"{name}.safetensors", train, DEPENDS_ON)
+    sae = made.get("sae") or load_sae_lens_training(variant, cfg, tensors, args)
+    if made:  # just trained: the metrics must come from this run
+        (Path(folder) / f"{name}.json").unlink(missing_ok=True)
+    record = cached_json(
+        Path(folder) / f"{name}.json",
+        lambda: {"variant": variant, "value": value, "seconds": made.get("seconds"), **evaluate(sae)},
+        DEPENDS_ON,
+    )
+    return sae, record

@@ -188,17 +188,12 @@ def evaluate_lm_sae(
     }
 
 
-# Day 52's sweep: every variant at a few sparsity settings, each run seeded and under a minute on one core.
+# Day 52's sweep: every variant at a few sparsity settings (the notebook lists them), each run seeded and about a
+# minute on one core. The settings whose weights are kept are the notebook's choice too: the weights file carries
+# the run's name, so choosing another point keeps this module, and so every cached run, unchanged.
 D_SAE = 512  # 8 x d_in latents
 SETTING = {"standard": "l1_coefficient", "gated": "l1_coefficient", "jumprelu": "l0_coefficient", "topk": "k"}
-SWEEP: dict[str, list[float]] = {
-    "standard": [0.3, 1.0, 3.0, 10.0],
-    "gated": [0.3, 1.0, 3.0, 10.0],
-    "jumprelu": [0.01, 0.03, 0.1, 0.3],
-    "topk": [4, 8, 16, 32],
-}
-CHOSEN = {"standard": 3.0, "gated": 3.0, "jumprelu": 0.1, "topk": 8}  # committed with weights; load_lm_sae reads them
-DEFAULT_VARIANT = "topk"
+DEFAULT_VARIANT = "topk"  # what `load_lm_sae()` returns: L0 fixed at k, no shrinkage of the active latents
 DEPENDS_ON = ["mechlearn.interp.sae_lm", "mechlearn.interp.sae_training"]
 
 
@@ -229,10 +224,11 @@ def sweep_run(
     value: float,
     activations: Float[Tensor, "n d_in"],
     evaluate: Callable[[SAE], dict[str, float]],
+    keep_weights: bool = False,
     progress: bool = False,
 ) -> dict:
-    """One sweep point, cached in `folder`/sweep: its config, training time and held-out metrics (`evaluate`);
-    for a `CHOSEN` point also its weights, `folder`/sae_<variant>.safetensors."""
+    """One sweep point, cached in `folder`/sweep/<run name>.json: its config, training time and held-out metrics
+    (`evaluate`); with `keep_weights` also its weights, `folder`/sae_<run name>.safetensors."""
     made: dict = {}
 
     def train() -> SAE:
@@ -247,10 +243,11 @@ def sweep_run(
         cfg = asdict(sae.cfg)
         return {"variant": variant, "value": value, "config": cfg, "seconds": made["seconds"], **evaluate(sae)}
 
-    path = Path(folder) / "sweep" / f"{run_name(variant, value)}.json"
-    if made_weights := CHOSEN.get(variant) == value:
-        cached_tensors(Path(folder) / f"sae_{variant}.safetensors", lambda: sae_state(train()), DEPENDS_ON)
-    if made_weights and made:  # the weights were just trained: their metrics must come from the same run
+    name = run_name(variant, value)
+    path = Path(folder) / "sweep" / f"{name}.json"
+    if keep_weights:
+        cached_tensors(Path(folder) / f"sae_{name}.safetensors", lambda: sae_state(train()), DEPENDS_ON)
+    if made:  # the weights were just trained: the metrics must come from the same run
         path.unlink(missing_ok=True)
     return cached_json(path, make_record, DEPENDS_ON)
 
@@ -261,11 +258,14 @@ def sae_dir() -> Path:
 
 
 def load_lm_sae(variant: str = DEFAULT_VARIANT, folder: Path | None = None) -> SAE:
-    """The committed SAE of `variant` ("standard", "gated", "jumprelu", "topk") trained on `HOOK` at its
-    `CHOSEN` setting, in eval mode."""
+    """The committed SAE of `variant` ("standard", "gated", "jumprelu", "topk") trained on `HOOK` (day 52 keeps
+    the weights of one sweep point per variant), in eval mode."""
     from safetensors.torch import load_file
 
     folder = sae_dir() if folder is None else Path(folder)
-    record = json.loads((folder / "sweep" / f"{run_name(variant, CHOSEN[variant])}.json").read_text())
-    tensors = load_file(str(folder / f"sae_{variant}.safetensors"))
-    return load_sae(variant, SAEConfig(**record["config"]), tensors).eval()
+    found = sorted(folder.glob(f"sae_{variant}_*.safetensors"))
+    if len(found) != 1:
+        raise FileNotFoundError(f"expected one committed {variant} SAE in {folder.name}, found {len(found)}")
+    name = found[0].name.removeprefix("sae_").removesuffix(".safetensors")
+    record = json.loads((folder / "sweep" / f"{name}.json").read_text())
+    return load_sae(variant, SAEConfig(**record["config"]), load_file(str(found[0]))).eval()
