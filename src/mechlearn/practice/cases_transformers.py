@@ -53,11 +53,11 @@ def _load(module, reference_module):
 
 @case("scaled_dot_product_attention")
 def sdpa_matches_torch(fn):
-    """Q, K, V of shape (2, 4, 3): Z and its gradients against torch's causal scaled_dot_product_attention."""
+    """Q, K, V of shape (2, 3, 2): Z and its gradients against torch's causal scaled_dot_product_attention."""
     import torch
 
     rng = np.random.default_rng(0)
-    arrays = [rng.normal(size=(2, 4, 3)) for _ in range(3)]
+    arrays = [rng.normal(size=(2, 3, 2)) for _ in range(3)]
     engine_vs_torch(
         "attention Z",
         lambda q, k, v: fn(q, k, v)[0],

@@ -95,7 +95,7 @@ EXERCISES: tuple[Exercise, ...] = (
         "Fill `.grad` of every node the output depends on, in reverse topological order.",
         "Order the graph so each node comes after its children (`node._prev`), visiting a shared node once.",
         "Seed `self.grad = 1.0`, then call `node._backward()` from the output back to the leaves.",
-        "Use an explicit stack rather than recursion: a 5000-node chain must not hit the recursion limit.",
+        "Use an explicit stack rather than recursion: a 3000-node chain must not hit the recursion limit.",
     ),
     _ex(
         "unbroadcast",

@@ -5,12 +5,19 @@ signature is always the one the package has."""
 from __future__ import annotations
 
 import ast
+import functools
 import importlib
 import inspect
 import textwrap
 from pathlib import Path
 
 from mechlearn.practice.catalogue import DIFFICULTY, Exercise
+
+
+@functools.cache
+def _parsed(module: str) -> tuple[str, ast.Module]:
+    source = inspect.getsource(importlib.import_module(module))
+    return source, ast.parse(source)
 
 
 def _function_node(tree: ast.Module, qualname: str) -> ast.FunctionDef:
@@ -35,9 +42,7 @@ def _module_names(tree: ast.Module) -> set[str]:
 
 def stub_text(exercise: Exercise, day_title: str | None = None, day_path: str | None = None) -> str:
     """The whole stub file for `exercise`."""
-    module = importlib.import_module(exercise.module)
-    source = inspect.getsource(module)
-    tree = ast.parse(source)
+    source, tree = _parsed(exercise.module)
     lines = source.splitlines()
     node = _function_node(tree, exercise.qualname)
 
