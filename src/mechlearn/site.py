@@ -77,6 +77,14 @@ def quoted_numbers(root: Path, entries: list[Entry]) -> dict[str, str]:
     return {VARIABLES_FILE: variables_yaml(root)}
 
 
+@generator
+def exercises(root: Path, entries: list[Entry]) -> dict[str, str]:
+    """exercises.qmd and _exercises.json: practice mode's exercises by topic and by day (mechlearn.practice.pages)."""
+    from mechlearn.practice.pages import exercise_files
+
+    return exercise_files(root, entries)
+
+
 def generated_files(root: Path, entries: list[Entry] | None = None) -> dict[str, str]:
     """Every generated file's path (relative to `root`) and the text it must hold."""
     entries = all_entries(root) if entries is None else entries

@@ -51,11 +51,15 @@ def exercises_page(root: Path, entries: list[Entry]) -> str:
         "the repository:",
         "",
         "```sh",
-        "mechlearn practice list                # every exercise, and which you have cleared",
-        "mechlearn practice start unbroadcast   # a stub in practice/unbroadcast.py (git-ignored)",
-        "mechlearn practice check unbroadcast   # run its cases against your version",
-        "mechlearn practice status              # the scoreboard, one dungeon a topic",
+        "mechlearn practice list               # every exercise",
+        "mechlearn practice start unbroadcast  # writes a stub",
+        "mechlearn practice check unbroadcast  # runs its cases",
+        "mechlearn practice status             # the scoreboard",
         "```",
+        "",
+        "The stub (signature, docstring, hints from the day) goes to `practice/unbroadcast.py`, a git-ignored folder "
+        "outside the package; `check` runs your version in place of the package's and shows the first failing "
+        "case's inputs, expected and got. The scoreboard counts the exercises cleared per topic, one dungeon each.",
         "",
         "Difficulty: ★ easy, ★★ medium, ★★★ hard. The techniques are the day's.",
     ]
