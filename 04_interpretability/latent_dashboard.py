@@ -102,7 +102,7 @@ def context_html(context: Context, max_act: float) -> str:
     spans = []
     for i, (char, act) in enumerate(zip(context.text, context.acts, strict=True)):
         alpha = min(max(act / max_act, 0.0), 1.0) if max_act > 0 else 0.0
-        style = f"background:rgba(230,97,0,{alpha:.2f})"
+        style = f"background:rgba(240,120,0,{0.75 * alpha:.2f})"  # at most 75% opaque: the character stays legible
         style += ";color:#888" if char in VISIBLE else ""
         style += ";outline:1.5px solid #000;font-weight:700" if i == context.centre else ""
         centre = ' class="ld-centre"' if i == context.centre else ""

@@ -51,6 +51,12 @@ def latent_attribution(
         return f * (grad @ sae.W_dec.T), f
 
 
+def _resid_post_layer(hook_name: str) -> int | None:
+    """L for `blocks.L.hook_resid_post` (all that layers L+1, ... read, so they can run from it), else None."""
+    parts = hook_name.split(".")
+    return int(parts[1]) if len(parts) == 3 and parts[0] == "blocks" and parts[2] == "hook_resid_post" else None
+
+
 def ablation_effects(
     model: HookedTransformer,
     sae,
@@ -60,24 +66,27 @@ def ablation_effects(
     latents: list[int],
     chunk: int = 32,
 ) -> Float[Tensor, "n_latents batch"]:
-    """$m(\\text{clean}) - m(\\text{latent } i \\text{ removed at every position})$ for each latent in `latents`.
+    """$m(\text{clean}) - m(\text{latent } i \text{ removed at every position})$ for each latent in `latents`.
 
-    Latents are ablated `chunk` at a time by repeating the batch, one copy per latent."""
+    Latents are ablated `chunk` at a time by repeating the batch, one copy per latent. At a residual stream
+    `blocks.L.hook_resid_post` the ablated runs start at layer L+1 from the edited activation (TransformerLens'
+    `start_at_layer`); elsewhere each runs the whole model with a hook."""
     batch = tokens.shape[0]
+    layer = _resid_post_layer(hook_name)
     effects = []
     with torch.no_grad():
-        clean = metric(model(tokens))
+        logits, cache = model.run_with_cache(tokens, names_filter=hook_name)
+        clean, x = metric(logits), cache[hook_name]  # x: (batch, pos, d_in)
+        f = sae.encode(x)
         for start in range(0, len(latents), chunk):
             ids = torch.tensor(latents[start : start + chunk])
-
-            def remove(act: Tensor, hook: HookPoint, ids: Tensor = ids) -> Tensor:
-                x = act[:batch]  # every copy holds the clean activation
-                f = sae.encode(x)[..., ids]  # (batch, pos, n)
-                removed = torch.einsum("bpn,nd->nbpd", f, sae.W_dec[ids])  # (n, batch, pos, d_in)
-                return (x.unsqueeze(0) - removed).flatten(0, 1)
-
-            with model.hooks(fwd_hooks=[(hook_name, remove)]):
-                ablated = metric(model(tokens.repeat(len(ids), 1)))  # copies of the batch, latent-major
+            removed = torch.einsum("bpn,nd->nbpd", f[..., ids], sae.W_dec[ids])  # (n, batch, pos, d_in)
+            edited = (x.unsqueeze(0) - removed).flatten(0, 1)  # copies of the batch, latent-major
+            if layer is not None:
+                ablated = metric(model(edited, start_at_layer=layer + 1))
+            else:
+                with model.hooks(fwd_hooks=[(hook_name, lambda act, hook, edited=edited: edited)]):
+                    ablated = metric(model(tokens.repeat(len(ids), 1)))
             effects.append(clean.unsqueeze(0) - ablated.view(len(ids), batch))
     return torch.cat(effects)
 
