@@ -107,3 +107,23 @@ def test_byte_map_is_a_bijection_onto_printable_characters():
 def test_a_vocabulary_smaller_than_the_bytes_is_refused():
     with pytest.raises(ValueError, match="at least the 256 byte tokens"):
         BPETokenizer.train("abc", 100)
+
+
+@pytest.mark.slow
+def test_token_model_retrained_from_its_seed_reproduces_day_21(tmp_path):
+    """Retrains day 21's BPE model (about 2 minutes on one core) and checks the bits per character the page quotes,
+    and that the committed weights are the ones this seed makes."""
+    import torch
+    from mechlearn.transformers.tiny_lm import TINY_LM_DIR
+    from mechlearn.transformers.token_lm import bits_per_char, split_text, train_token_lm_cached
+    from safetensors.torch import load_file
+
+    day = TINY_LM_DIR.parent / "day-021-byte-pair-encoding-checked-against-hugging-face"
+    recorded = json.loads((day / "results.json").read_text())
+    train_text, val_text = split_text(corpus_text())
+    bpe = BPETokenizer.train(train_text, 512)
+    model, _ = train_token_lm_cached(tmp_path, bpe, progress=False)
+    bpc = bits_per_char(model, torch.tensor(bpe.encode(val_text)), bpe.decode, 64)
+    assert abs(bpc - recorded["bpc_token"]["value"]) < 1e-4, f"retrained model: {bpc:.4f} bits per character"
+    committed = load_file(str(day / "token_lm.safetensors"))
+    assert all(torch.equal(committed[k], v) for k, v in model.state_dict().items()), "committed weights differ"
