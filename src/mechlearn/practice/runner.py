@@ -12,6 +12,7 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import sys
+import textwrap
 import time
 import traceback
 from collections.abc import Callable, Iterator
@@ -135,7 +136,8 @@ def format_result(result: Result, source: str | None = None) -> str:
         lines.append(f"  {'✓' if o.passed else '✗'} {o.name}")
     first = next((o for o in result.outcomes if not o.passed), None)
     if first is not None:
-        lines += ["", f"First failing case: {first.name}", f"  checks    {first.doc}"]
+        lines += ["", f"First failing case: {first.name}"]
+        lines += textwrap.wrap(first.doc, 116, initial_indent="  checks    ", subsequent_indent=" " * 12)
         if first.error is not None:
             lines.append(f"  raised    {first.error}")
         else:
