@@ -123,10 +123,10 @@ def test_classify_pairs_by_hand():
         [
             [[1.0, -1.0, 0.0, 0.0], [0.0, 0.0, 1.0, 0.2]],
             [[1.0, 0.0, 0.6, 0.6], [0.0, 1.0, 0.8, 0.8]],
-            [[1.0, 0.5, 1.0, -0.5], [0.0, 0.87, 0.0, 0.87]],
+            [[1.0, 0.85, 1.0, -0.85], [0.0, 0.5268, 0.0, 0.5268]],  # cosines 0.85 and -0.85: near, not within 0.1
         ]
     )
-    labels = classify_pairs(W)
+    labels = classify_pairs(W)  # tol 0.1: antipodal needs c <= -0.9, collapsed c >= 0.9
     assert labels == [["antipodal", "dropped"], ["orthogonal", "collapsed"], ["other", "other"]]
     shares = geometry_shares(labels)
     assert shares["other"] == pytest.approx(2 / 6) and sum(shares.values()) == pytest.approx(1)
