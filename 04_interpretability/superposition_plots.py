@@ -2,18 +2,22 @@ r"""Pictures of toy models of superposition (Elhage et al. 2022): feature direct
 and the phase diagram of one extra feature, with the rule that sorts a trained model into its phase.
 
 All take weights shaped as `ToyModel.W`, (inst, d_hidden, feats), and return or fill matplotlib figures.
+matplotlib is imported inside the plotting functions, so the phase rule (and the tests that use it) load without it.
 """
 
 from __future__ import annotations
 
-import matplotlib.pyplot as plt
+from typing import TYPE_CHECKING
+
+import einops
 import numpy as np
 import torch
 from jaxtyping import Float, Int
-from matplotlib.colors import ListedColormap
-from matplotlib.patches import Patch
 from mechlearn.interp.superposition_geometry import feature_dimensionality, feature_norms, interference
 from torch import Tensor
+
+if TYPE_CHECKING:
+    import matplotlib.pyplot as plt
 
 PHASES = ("not represented", "dedicated dimension", "superposition")
 PHASE_COLOURS = ("#d9d9d9", "#4575b4", "#d73027")
@@ -24,6 +28,8 @@ def plot_features_2d(
 ) -> plt.Figure:
     """One panel per instance: each feature's column $W_i$ drawn from the origin, coloured by feature index (dark =
     first, most important), on the unit circle a feature needs to be read back at full size."""
+    import matplotlib.pyplot as plt
+
     n_inst, _, n_feats = W.shape
     ncols = min(ncols, n_inst)
     nrows = (n_inst + ncols - 1) // ncols
@@ -56,39 +62,60 @@ def plot_features_2d(
 
 
 def plot_wtw_and_bias(
-    W: Float[Tensor, "inst d_hidden feats"], b: Float[Tensor, "inst feats"], titles: list[str], panel: float = 2.0
+    W: Float[Tensor, "inst d_hidden feats"],
+    b: Float[Tensor, "inst feats"],
+    titles: list[str],
+    ncols: int | None = None,
+    panel: float = 2.0,
 ) -> plt.Figure:
-    r"""Three rows, one column per instance: $W^\top W$ (diagonal = squared norms, off-diagonal = interference);
-    the norm $\lVert W_i \rVert$ of each feature coloured by its dimensionality $D_i$ (1 = a dimension of its own,
-    lower = sharing); the bias $b_i$."""
+    r"""Three rows per instance: $W^\top W$ (diagonal = squared norms, off-diagonal = interference); the norm
+    $\lVert W_i \rVert$ of each feature coloured by its dimensionality $D_i$ (1 = a dimension of its own, lower =
+    sharing); the bias $b_i$. Instances go in columns, wrapped into blocks of three rows after `ncols` of them."""
+    import matplotlib.pyplot as plt
+    from matplotlib.colors import ListedColormap
+
     n_inst, _, n_feats = W.shape
+    ncols = ncols or n_inst
+    n_blocks = (n_inst + ncols - 1) // ncols
     fig, axes = plt.subplots(
-        3, n_inst, figsize=(panel * n_inst + 1.0, 3 * panel + 0.6), squeeze=False, height_ratios=[2, 1, 1]
+        3 * n_blocks,
+        ncols,
+        figsize=(panel * ncols + 1.0, n_blocks * (3 * panel + 0.6)),
+        squeeze=False,
+        height_ratios=[2, 1, 1] * n_blocks,
     )
-    gram = torch.einsum("khi,khj->kij", W, W)  # (inst, feats, feats)
+    gram = einops.einsum(W, W, "inst d_hidden feat_i, inst d_hidden feat_j -> inst feat_i feat_j")
     norms, dims = feature_norms(W), feature_dimensionality(W)
     b_max = max(0.1, float(b.abs().max()))
     x = np.arange(n_feats)
-    for k in range(n_inst):
-        image = axes[0, k].imshow(gram[k].numpy(), cmap="RdBu_r", vmin=-1, vmax=1)
-        axes[0, k].set_title(titles[k], fontsize=9)
-        axes[0, k].set_xlabel("feature j", fontsize=8)
-        bars = plt.cm.plasma(dims[k].clamp(0, 1).numpy() * 0.9)
-        axes[1, k].bar(x, norms[k].numpy(), color=bars, width=0.8)
-        axes[1, k].set_ylim(0, max(1.2, float(norms.max()) * 1.05))
-        axes[1, k].axhline(1, color="0.6", lw=0.6, ls="--")
-        axes[2, k].bar(x, b[k].numpy(), color=np.where(b[k].numpy() < 0, "#d73027", "#4575b4"), width=0.8)
-        axes[2, k].set_ylim(-b_max * 1.1, b_max * 1.1)
-        axes[2, k].axhline(0, color="0.3", lw=0.6)
-        axes[2, k].set_xlabel("feature i", fontsize=8)
-        for ax in axes[:, k]:
+    for slot in range(n_blocks * ncols):
+        top, col = 3 * (slot // ncols), slot % ncols
+        gram_ax, norm_ax, bias_ax = axes[top : top + 3, col]
+        if slot >= n_inst:
+            for ax in (gram_ax, norm_ax, bias_ax):
+                ax.axis("off")
+            continue
+        image = gram_ax.imshow(gram[slot].numpy(), cmap="RdBu_r", vmin=-1, vmax=1)
+        gram_ax.set_title(titles[slot], fontsize=9)
+        gram_ax.set_xlabel("feature j", fontsize=8)
+        norm_ax.bar(x, norms[slot].numpy(), color=plt.cm.plasma(dims[slot].clamp(0, 1).numpy() * 0.9), width=0.8)
+        norm_ax.set_ylim(0, max(1.2, float(norms.max()) * 1.05))
+        norm_ax.axhline(1, color="0.6", lw=0.6, ls="--")
+        bias_ax.bar(x, b[slot].numpy(), color=np.where(b[slot].numpy() < 0, "#d73027", "#4575b4"), width=0.8)
+        bias_ax.set_ylim(-b_max * 1.1, b_max * 1.1)
+        bias_ax.axhline(0, color="0.3", lw=0.6)
+        bias_ax.set_xlabel("feature i", fontsize=8)
+        for ax in (gram_ax, norm_ax, bias_ax):
             ax.tick_params(labelsize=7)
-    axes[0, 0].set_ylabel("feature i", fontsize=8)
-    axes[1, 0].set_ylabel(r"$\|W_i\|$", fontsize=8)
-    axes[2, 0].set_ylabel(r"bias $b_i$", fontsize=8)
-    fig.colorbar(image, ax=axes[0, :], fraction=0.015, label=r"$(W^\top W)_{ij}$")
+        if col == 0:
+            gram_ax.set_ylabel("feature i", fontsize=8)
+            norm_ax.set_ylabel(r"$\|W_i\|$", fontsize=8)
+            bias_ax.set_ylabel(r"bias $b_i$", fontsize=8)
+    fig.subplots_adjust(left=0.08, right=0.88, wspace=0.4, hspace=0.5)
     dim_map = plt.cm.ScalarMappable(cmap=ListedColormap(plt.cm.plasma(np.linspace(0, 0.9, 256))))
-    fig.colorbar(dim_map, ax=axes[1, :], fraction=0.015, label=r"$D_i$")
+    for row, (mappable, label) in enumerate([(image, r"$(W^\top W)_{ij}$"), (dim_map, r"$D_i$")]):
+        box = axes[row, -1].get_position()  # colour bars beside the first block's rows, so the columns stay aligned
+        fig.colorbar(mappable, cax=fig.add_axes((0.91, box.y0, 0.012, box.height)), label=label)
     return fig
 
 
@@ -116,6 +143,8 @@ def plot_phase_diagram(
 ) -> None:
     """Cells coloured by phase on log axes: relative importance of the extra feature (x) and feature density
     1 - S (y, log scale, so sparser is lower)."""
+    from matplotlib.colors import ListedColormap
+    from matplotlib.patches import Patch
 
     def edges(centres: Tensor) -> np.ndarray:  # cell edges halfway (in log space) between log-spaced centres
         logs = np.log10(centres.numpy())

@@ -262,3 +262,106 @@ def test_day44_five_features_in_two_dimensions_form_a_pentagon_when_sparse():
         assert ((feature_norms(W)[k] > 1.0) & (feature_norms(W)[k] < 1.25)).all()
         torch.testing.assert_close(feature_dimensionality(W)[k], torch.full((5,), 0.4), atol=0.02, rtol=0)
         assert (b[k] < 0).all(), "pentagon biases clip the neighbours' interference"
+
+
+# --- the phase rule and the plots ----------------------------------------------------------------------------------
+
+
+def test_classify_phase_on_hand_built_weights():
+    """One hidden dimension: (1, 0) extra feature ignored; (0, 1) its own dimension; (1, -1) antipodal
+    superposition; (1, 0.45) too short to count; (0.45, 1) the other feature too short to count as sharing
+    (interference 0.2025 < 0.5^2). Catches a threshold on interference of t instead of t^2 (0.6 would then read
+    as dedicated) and a rule that reads the first feature instead of the extra one."""
+    from mechlearn.interp.superposition_plots import classify_phase
+
+    W = torch.tensor([[1.0, 0.0], [0.0, 1.0], [1.0, -1.0], [1.0, 0.45], [0.45, 1.0], [0.6, 1.0]])[:, None, :]
+    assert classify_phase(W).tolist() == [0, 1, 2, 0, 1, 2]
+
+
+@pytest.mark.slow
+def test_plots_draw_one_panel_per_instance():
+    """Smoke: the figures build (Agg backend) with the panel counts the days rely on. Slow only because importing
+    matplotlib costs about a second that no other default test pays; days 44-46 draw every figure anyway."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from mechlearn.interp.superposition_plots import plot_features_2d, plot_phase_diagram, plot_wtw_and_bias
+
+    W = torch.randn(3, 2, 4, generator=torch.Generator().manual_seed(0))
+    fig = plot_features_2d(W, ["a", "b", "c"], ncols=2)
+    assert sum(ax.axison for ax in fig.axes) == 3, "one visible panel per instance (the fourth is switched off)"
+    assert len(fig.axes[0].lines) == 1 + 2 * 4, "unit circle plus a segment and a dot per feature"
+    fig2 = plot_wtw_and_bias(W, torch.zeros(3, 4), ["a", "b", "c"])
+    assert len(fig2.axes) == 3 * 3 + 2, "three rows per instance plus two colour bars"
+    fig3, ax = plt.subplots()
+    plot_phase_diagram(torch.tensor([[0, 1], [2, 2]]), torch.tensor([0.1, 10.0]), torch.tensor([1.0, 0.01]), ax)
+    assert ax.get_xscale() == "log" and ax.get_yscale() == "log"
+    plt.close("all")
+
+
+@pytest.mark.slow
+def test_day44_retraining_from_the_seed_reproduces_the_committed_weights():
+    """Day 44's run (32 instances, 5,000 steps, seeds 44) retrained here matches the artefact: the result is a
+    function of the seeds, not of one lucky run. Tolerance 1e-4 on W (one thread, same operations)."""
+    cfg = ToyConfig(n_inst=32, n_features=5, d_hidden=2)
+    committed = _load_day("day-044-toy-models-of-superposition-five-features-in-two", "five_in_two.safetensors", cfg)
+    model = ToyModel(
+        cfg,
+        feature_probability=(50 ** -torch.linspace(0, 1, 8)).repeat_interleave(4),
+        importance=0.9 ** torch.arange(5.0),
+        seed=44,
+    )
+    train_toy(model, ToyTrainArgs(steps=5_000, batch_size=1024, lr=1e-3, seed=44), progress=False)
+    torch.testing.assert_close(model.W.detach(), committed.W.detach(), atol=1e-4, rtol=0)
+
+
+def test_day45_superposition_grows_with_sparsity():
+    """Day 45 (n = 20, m = 5, I = 0.7^i): dense inputs keep exactly the five most important features at D = 1 and
+    give the other fifteen the bias E[x] = 1/2; the ignored features' bias tracks (1 - S)/2; at S = 0.97 the ten kept
+    features are five antipodal pairs (D = 1/2); kept features never decrease with sparsity, dimensions per feature
+    never increase, and the kept biases are negative from S = 0.99. Tolerances as written below."""
+    model = _load_day(
+        "day-045-superposition-as-sparsity-grows-from-five",
+        "twenty_in_five.safetensors",
+        ToyConfig(n_inst=7, n_features=20, d_hidden=5),
+    )
+    sparsity = 1 - model.feature_probability[:, 0]
+    torch.testing.assert_close(sparsity, torch.tensor([0.0, 0.7, 0.9, 0.97, 0.99, 0.997, 0.999]))
+    W, b = model.W.detach(), model.b_final.detach()
+    kept, D = represented(W), feature_dimensionality(W)
+    assert kept[0].tolist() == [True] * 5 + [False] * 15, "dense: the five most important features"
+    torch.testing.assert_close(D[0, :5], torch.ones(5), atol=1e-3, rtol=0)
+    torch.testing.assert_close(b[0, 5:], torch.full((15,), 0.5), atol=0.01, rtol=0)
+    for k in range(1, 4):
+        assert abs(b[k][~kept[k]].mean().item() - (1 - sparsity[k].item()) / 2) < 0.005, f"S={sparsity[k]:.2f}"
+    assert kept[3].sum() == 10 and ((D[3][kept[3]] - 0.5).abs() < 0.02).all(), "S=0.97: five antipodal pairs"
+    n_kept, dpf = kept.sum(1), dimensions_per_feature(W)
+    assert (n_kept[1:] >= n_kept[:-1]).all() and n_kept[-1] >= 12, n_kept
+    assert (dpf[1:] <= dpf[:-1] + 1e-3).all() and dpf[-1] < 0.4, dpf
+    assert all(b[k][kept[k]].mean() < -0.1 for k in range(4, 7)), "negative biases on the features in superposition"
+
+
+def test_day46_phase_diagram_dense_rule_and_sparse_superposition():
+    """Day 46 (n = 2, m = 1, 11 x 11 cells x 4 seeds, best seed per cell on shared evaluation samples): in the dense
+    row the more important feature takes the dimension (r < 1: extra feature not represented, r > 1: dedicated);
+    from density 0.1 down at least 10 of 11 cells per row are in superposition. (5,000 evaluation samples here,
+    50,000 in the day: only these robust claims are checked.)"""
+    from mechlearn.interp.superposition_plots import classify_phase
+
+    model = _load_day(
+        "day-046-a-phase-diagram-when-does-a-feature-get-its-own",
+        "phase_grid.safetensors",
+        ToyConfig(n_inst=484, n_features=2, d_hidden=1),
+    )
+    r = model.importance[::4, 1].view(11, 11)[0]
+    torch.testing.assert_close(r, 10 ** torch.linspace(-1, 1, 11))
+    cells = ToyModel(
+        ToyConfig(n_inst=121, n_features=2, d_hidden=1), feature_probability=model.feature_probability[::4, 0]
+    )
+    with torch.no_grad():
+        x = cells.generate_batch(5_000, torch.Generator().manual_seed(1)).repeat_interleave(4, dim=1)
+        loss = model.loss_per_instance(x, model(x)).view(121, 4)
+    phase = classify_phase(model.W.detach()).view(121, 4)[torch.arange(121), loss.argmin(1)].view(11, 11)
+    assert phase[0, :5].tolist() == [0] * 5 and phase[0, 6:].tolist() == [1] * 5, phase[0]
+    assert ((phase[5:] == 2).sum(1) >= 10).all(), (phase[5:] == 2).sum(1)
