@@ -5,6 +5,7 @@ every registered case against the package, so the exercises, the package and the
 """
 
 import hashlib
+import importlib
 import re
 from pathlib import Path
 
@@ -18,7 +19,6 @@ from mechlearn.practice.catalogue import EXERCISES, PACKAGE_TOPICS, get
 from mechlearn.practice.runner import format_result, original, patched, run_cases
 
 REPO = Path(__file__).resolve().parents[2]
-TOPIC_FOLDERS = ["01_backprop", "02_transformers", "03_reinforcement_learning", "04_interpretability"]
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -31,7 +31,8 @@ def one_thread():
 
 
 def package_sources() -> dict[str, str]:
-    files = sorted(p for folder in TOPIC_FOLDERS for p in (REPO / folder).glob("*.py"))
+    """A hash of every module an exercise targets."""
+    files = sorted({Path(importlib.import_module(e.module).__file__) for e in EXERCISES})
     return {str(p.relative_to(REPO)): hashlib.sha256(p.read_bytes()).hexdigest() for p in files}
 
 
