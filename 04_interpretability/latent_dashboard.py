@@ -130,7 +130,7 @@ def _token_list(chars: list[str], values: list[float]) -> str:
         f"</span> {v:+.2f}</span>"
         for c, v in zip(chars, values, strict=True)
     )
-    return f'<div style="display:flex;flex-wrap:wrap;gap:.2em .8em;margin-bottom:.3em">{items}</div>'
+    return f'<span style="display:flex;flex-wrap:wrap;gap:.2em .8em;margin-bottom:.3em">{items}</span>'
 
 
 def dashboard_html(
@@ -143,27 +143,29 @@ def dashboard_html(
 ) -> str:
     """The dashboard of one latent, as one line of HTML (for `IPython.display.Markdown`): its title and `stats`
     (name → formatted value), the top contexts shaded by activation (largest first) and the `n_logits` characters
-    whose logits `effects` raises and lowers most. Styles are inline: the page needs no stylesheet."""
+    whose logits `effects` raises and lowers most. Styles are inline: the page needs no stylesheet. Inside the one
+    outer `div` every element is a `span` (laid out as a block or flex box): pandoc wraps the inline content of each
+    `div` in a paragraph, and one paragraph for the whole dashboard keeps the rows from being spaced apart."""
     max_act = max((max(c.acts) for c in contexts), default=0.0)
     rows = "".join(
-        f'<div class="ld-row" style="white-space:pre;{MONO}"><span style="display:inline-block;width:3.6em;'
-        f'color:#555">{c.acts[c.centre]:.2f}</span>{context_html(c, max_act)}</div>'
+        f'<span class="ld-row" style="display:block;white-space:pre;{MONO}"><span style="display:inline-block;'
+        f'width:3.6em;color:#555">{c.acts[c.centre]:.2f}</span>{context_html(c, max_act)}</span>'
         for c in contexts
     )
     n_logits = min(n_logits, len(effects))
     up, down = torch.topk(effects, n_logits), torch.topk(-effects, n_logits)
     stat_line = " · ".join(f"{escape(k)} {escape(v)}" for k, v in (stats or {}).items())
-    head = 'style="font-weight:600;margin-top:.2em"'
+    head = 'style="display:block;font-weight:600;margin-top:.2em"'
     return (
         '<div class="ld-dash" style="border:1px solid #ccc;border-radius:6px;padding:.6em .8em;margin:.6em 0;'
         'max-width:100%;box-sizing:border-box;font-size:.85rem;line-height:1.5">'
-        f'<div style="font-weight:600">{escape(title)}</div>'
-        f'<div style="color:#555;margin-bottom:.4em">{stat_line}</div>'
-        '<div style="display:flex;flex-wrap:wrap;gap:.8em 1.6em">'
-        f'<div style="flex:1 1 17em;min-width:0;overflow-x:auto"><div {head}>Top activations (outlined: the position)'
-        f"</div>{rows}</div>"
-        f'<div style="flex:1 1 12em;min-width:0"><div {head}>Promoted logits (direct path)</div>'
+        f'<span style="display:block;font-weight:600">{escape(title)}</span>'
+        f'<span style="display:block;color:#555;margin-bottom:.4em">{stat_line}</span>'
+        '<span style="display:flex;flex-wrap:wrap;gap:.8em 1.6em">'
+        f'<span style="display:block;flex:1 1 17em;min-width:0;overflow-x:auto"><span {head}>Top activations '
+        f"(outlined: the position)</span>{rows}</span>"
+        f'<span style="display:block;flex:1 1 12em;min-width:0"><span {head}>Promoted logits (direct path)</span>'
         f"{_token_list([vocab[i] for i in up.indices.tolist()], up.values.tolist())}"
-        f"<div {head}>Suppressed logits</div>"
-        f"{_token_list([vocab[i] for i in down.indices.tolist()], (-down.values).tolist())}</div></div></div>"
+        f"<span {head}>Suppressed logits</span>"
+        f"{_token_list([vocab[i] for i in down.indices.tolist()], (-down.values).tolist())}</span></span></div>"
     )

@@ -57,25 +57,32 @@ class _Rows(HTMLParser):
 
     def __init__(self):
         super().__init__()
-        self.rows, self.centres, self._in_row, self._in_centre = [], [], False, False
-        self.attribute_names = set()
+        self.rows, self.centres, self.attribute_names = [], [], set()
+        self._depth, self._row_depth, self._centre_depth = 0, None, None
 
     def handle_starttag(self, tag, attrs):
         self.attribute_names |= {name for name, _ in attrs}
         classes = (dict(attrs).get("class") or "").split()
-        if tag == "div":  # rows hold only spans: any div starts or ends one
-            self._in_row = "ld-row" in classes
-            self.rows += [""] if self._in_row else []
-        self._in_centre = "ld-centre" in classes
+        self._depth += 1
+        if "ld-row" in classes:
+            self.rows.append("")
+            self._row_depth = self._depth
+        if "ld-centre" in classes:
+            self.centres.append("")
+            self._centre_depth = self._depth
 
     def handle_endtag(self, tag):
-        self._in_centre = False
+        if self._depth == self._row_depth:
+            self._row_depth = None
+        if self._depth == self._centre_depth:
+            self._centre_depth = None
+        self._depth -= 1
 
     def handle_data(self, data):
-        if self._in_row:
+        if self._row_depth is not None:
             self.rows[-1] += data
-        if self._in_centre:
-            self.centres.append(data)
+        if self._centre_depth is not None:
+            self.centres[-1] += data
 
 
 def _dashboard(text, acts, k=3, after=2, **kwargs):
@@ -111,6 +118,7 @@ def test_dashboard_draws_whitespace_and_loads_nothing():
     parser.feed(page)
     assert parser.centres == ["↵"] and "a·b↵⇥" in parser.rows[0]
     assert parser.attribute_names == {"class", "style", "title"}, "a quote inside an attribute ends it early"
+    assert page.count("<div") == 1, "pandoc puts each div's inline content in its own spaced-out paragraph"
     for forbidden in ("http://", "https://", "<script", "<link", "@import", "url(", "<table"):
         assert forbidden not in page.lower(), f"the dashboard must be self-contained ({forbidden})"
 
