@@ -264,3 +264,19 @@ def test_best_threshold_matches_a_search_over_every_cut():
     assert f1 == pytest.approx(max(f1s), abs=1e-12)
     p, r = precision_recall(scores > t, labels)
     assert 2 * p * r / (p + r) == pytest.approx(f1, abs=1e-12), "the threshold returned must achieve the F1"
+
+
+def test_day55_attribution_artefact_supports_its_claims():
+    """Day 55's committed (prompt, latent, attribution, exact) pairs: r = 0.914, and the two latents with the largest
+    total attribution are the two with the largest total exact effect."""
+    import json
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[2] / "daily_logs"
+    (folder,) = path.glob("day-055-*")
+    pairs = torch.tensor(json.loads((folder / "attribution.json").read_text())["pairs"])
+    latent, a, x = pairs[:, 1].long(), pairs[:, 2], pairs[:, 3]
+    assert torch.corrcoef(torch.stack([a, x]))[0, 1].item() == pytest.approx(0.914, abs=5e-4)
+    total_a = torch.zeros(512).index_add_(0, latent, a)
+    total_x = torch.zeros(512).index_add_(0, latent, x)
+    assert set(total_a.topk(2).indices.tolist()) == set(total_x.topk(2).indices.tolist()) == {103, 495}
