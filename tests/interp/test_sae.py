@@ -20,6 +20,8 @@ from mechlearn.interp.sae_training import (
 )
 from mechlearn.interp.sae_variants import GatedSAE, JumpReLUFunction, JumpReLUSAE, StepFunction, TopKSAE, make_sae
 
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")  # sae_lens imports transformer_lens.utils
+
 VARIANTS = ["standard", "gated", "jumprelu", "topk"]
 TOL = 1e-6
 
