@@ -40,6 +40,21 @@ def test_td_target_by_hand():
     assert y.tolist() == [2.5, 1.0], "bootstrap must use max over actions and stop at terminal states"
 
 
+def test_dqn_learns_probe_5s_action_values():
+    """Probe 5: one-step episodes, reward +1 for the action matching the observation's sign, -1 otherwise, so
+    Q(o, a) = +-1 exactly. A wrong TD target (bootstrapping past a terminal, the online net as target, the max
+    over the wrong axis) moves these values."""
+    import mechlearn.rl.probes  # noqa: F401  (registers the probe environments)
+
+    args = DQNArgs(env_id="mechlearn/Probe5-v0", total_timesteps=800, learning_starts=200, seed=1)
+    q, _ = train_dqn(args)
+    with torch.no_grad():
+        values = q(torch.tensor([[-1.0], [1.0]]))
+    expected = torch.tensor([[1.0, -1.0], [-1.0, 1.0]])
+    assert (values - expected).abs().max() < 0.05, f"Q on probe 5: {values.tolist()}, expected {expected.tolist()}"
+
+
+@pytest.mark.slow
 def test_dqn_short_run_learns():
     args = DQNArgs(total_timesteps=8_000, learning_starts=1_000, exploration_fraction=0.3, seed=1)
     _, log = train_dqn(args)

@@ -22,6 +22,7 @@ def test_ppo_critic_learns_probe_values(env_id):
     np.testing.assert_allclose(V.numpy(), list(expected.values()), atol=1e-2, err_msg=f"critic wrong on {env_id}")
 
 
+@pytest.mark.slow
 def test_ppo_short_run_learns_cartpole():
     """12k steps, an eighth of the full budget; the first episodes of a near-uniform policy last ~20 steps."""
     _, log = train_ppo(PPOArgs(total_timesteps=12_288, seed=1))
@@ -32,6 +33,27 @@ def test_ppo_short_run_learns_cartpole():
     assert max(kl) < 0.2, "approx KL blew up: the clipped update is not keeping the policy close"
 
 
+OBS_5 = torch.tensor([[-1.0], [1.0]])  # probe 5's two observations; the right action is 0 for -1 and 1 for +1
+
+
+def test_a2c_and_reinforce_learn_probe_5s_policy_and_values():
+    """Probe 5 pays +1 for the action that matches the observation's sign and -1 otherwise, in one-step episodes:
+    the policy must put almost all its mass on the right action for each observation and the critic must learn
+    V = 1. A sign error in the policy gradient, a baseline that leaks into the actor's gradient or an advantage
+    computed against the wrong step all fail this in a few hundred updates (the CartPole runs are slow tests)."""
+    for train, args in [
+        (train_reinforce, ReinforceArgs(env_id="mechlearn/Probe5-v0", total_timesteps=400, seed=1)),
+        (train_a2c, A2CArgs(env_id="mechlearn/Probe5-v0", total_timesteps=4000, seed=1)),
+    ]:
+        agent, _ = train(args)
+        with torch.no_grad():
+            right = agent.actor(OBS_5).softmax(-1).diagonal()
+            V = agent.get_value(OBS_5).squeeze(-1)
+        assert (right > 0.95).all(), f"{train.__name__}: P(right action) {right.tolist()}"
+        assert ((V - 1).abs() < 0.1).all(), f"{train.__name__}: V {V.tolist()}, should be 1"
+
+
+@pytest.mark.slow
 def test_a2c_and_reinforce_short_runs_learn():
     for train, args in [
         (train_a2c, A2CArgs(total_timesteps=10_000, seed=1)),
