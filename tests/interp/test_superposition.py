@@ -365,3 +365,25 @@ def test_day46_phase_diagram_dense_rule_and_sparse_superposition():
     phase = classify_phase(model.W.detach()).view(121, 4)[torch.arange(121), loss.argmin(1)].view(11, 11)
     assert phase[0, :5].tolist() == [0] * 5 and phase[0, 6:].tolist() == [1] * 5, phase[0]
     assert ((phase[5:] == 2).sum(1) >= 10).all(), (phase[5:] == 2).sum(1)
+
+
+def test_day46_three_features_in_two_dimensions_are_one_alone_plus_a_pair_when_sparse():
+    """Day 46, n = 3, m = 2 (9 x 9 cells x 3 seeds), read from the seeds themselves (no evaluation batch, so this
+    holds whichever seed the day's 50,000 samples pick): in the dense row every seed ignores the extra feature when
+    r < 1 and at least two of three give it a dimension when r > 1 (r = 1 is a tie, left out); at density <= 0.1
+    at least two of three seeds in every cell, and 90% of all, have dimensionalities {1, 1/2, 1/2} within 0.1: one
+    feature alone beside an antipodal pair."""
+    from mechlearn.interp.superposition_plots import classify_phase
+
+    model = _load_day(
+        "day-046-a-phase-diagram-when-does-a-feature-get-its-own",
+        "phase_grid_3in2.safetensors",
+        ToyConfig(n_inst=243, n_features=3, d_hidden=2),
+    )
+    W = model.W.detach()
+    phase = classify_phase(W).view(9, 9, 3)  # (density, importance, seed)
+    assert (phase[0, :4] == 0).all() and ((phase[0, 5:] == 1).sum(-1) >= 2).all(), phase[0]
+    D = feature_dimensionality(W).sort(-1).values.view(9, 9, 3, 3)
+    one_plus_pair = ((D - torch.tensor([0.5, 0.5, 1.0])).abs() < 0.1).all(-1)
+    sparse = model.feature_probability[::27, 0] < 0.11
+    assert (one_plus_pair[sparse].sum(-1) >= 2).all() and one_plus_pair[sparse].float().mean() >= 0.9
