@@ -91,3 +91,28 @@ def set_training(module: Module, training: bool) -> Module:
             if isinstance(item, Module):
                 set_training(item, training)
     return module
+
+
+def named_batchnorms(module: Module, prefix: str = ""):
+    """(path, layer) for every BatchNorm2d in `module`, with paths named as `Module.named_parameters` names them."""
+    if isinstance(module, BatchNorm2d):
+        yield prefix.rstrip("."), module
+    for name, value in vars(module).items():
+        items = enumerate(value) if isinstance(value, list | tuple) else [(None, value)]
+        for i, item in items:
+            if isinstance(item, Module):
+                yield from named_batchnorms(item, f"{prefix}{name}." if i is None else f"{prefix}{name}.{i}.")
+
+
+def buffers(module: Module) -> dict[str, np.ndarray]:
+    """The running statistics of every BatchNorm2d: state a checkpoint needs beside the parameters."""
+    out = {}
+    for path, bn in named_batchnorms(module):
+        out[f"{path}.running_mean"], out[f"{path}.running_var"] = bn.running_mean.copy(), bn.running_var.copy()
+    return out
+
+
+def load_buffers(module: Module, state: dict[str, np.ndarray]) -> None:
+    for path, bn in named_batchnorms(module):
+        bn.running_mean = np.asarray(state[f"{path}.running_mean"], dtype=bn.running_mean.dtype).copy()
+        bn.running_var = np.asarray(state[f"{path}.running_var"], dtype=bn.running_var.dtype).copy()

@@ -10,6 +10,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
+from mechlearn.backprop.batchnorm import BatchNorm2d, buffers, load_buffers, set_training
 from mechlearn.backprop.conv import Conv2d, MaxPool2d
 from mechlearn.backprop.functional import cross_entropy
 from mechlearn.backprop.nn import MLP, Flatten, Linear, Module, ReLU, Sequential
@@ -73,10 +74,30 @@ def make_cnn(seed: int, dtype=np.float32) -> Module:
     )
 
 
-MODELS = {"mlp": make_mlp, "cnn": make_cnn}
+def make_cnn_bn(seed: int, dtype=np.float32) -> Module:
+    """`make_cnn` with a BatchNorm2d after each convolution (before the ReLU, as in ResNets); the same random
+    draws in the same order, so the two networks start from the same convolution and linear weights."""
+    rng = np.random.default_rng(seed)
+    return Sequential(
+        Conv2d(1, 16, 3, rng, padding=1, dtype=dtype),
+        BatchNorm2d(16, dtype=dtype),
+        ReLU(),
+        MaxPool2d(2),
+        Conv2d(16, 32, 3, rng, padding=1, dtype=dtype),
+        BatchNorm2d(32, dtype=dtype),
+        ReLU(),
+        MaxPool2d(2),
+        Flatten(),
+        Linear(128, 10, rng, dtype=dtype),
+    )
+
+
+MODELS = {"mlp": make_mlp, "cnn": make_cnn, "cnn_bn": make_cnn_bn}
 
 
 def accuracy(model: Module, X: np.ndarray, y: np.ndarray, batch_size: int = 512) -> float:
+    """Share of correct predictions, with any BatchNorm in evaluation mode (running statistics, no updates)."""
+    set_training(model, False)
     with no_grad():
         predictions = np.concatenate(
             [model(Tensor(X[i : i + batch_size])).data.argmax(-1) for i in range(0, len(X), batch_size)]
@@ -96,6 +117,7 @@ def _train(model: Module, data: Digits, config: TrainConfig, progress: bool) -> 
     history = {"step_loss": [], "epoch_train_loss": [], "epoch_train_acc": [], "epoch_test_acc": []}
     bar = tqdm(range(config.epochs), desc="epochs", disable=not progress)
     for _ in bar:
+        set_training(model, True)  # `accuracy` leaves BatchNorm layers in evaluation mode
         order = rng.permutation(len(data.X_train))
         losses = []
         for start in range(0, len(order), config.batch_size):
@@ -118,8 +140,10 @@ def _train(model: Module, data: Digits, config: TrainConfig, progress: bool) -> 
 def trained_on_digits(
     kind: str, directory: Path, config: TrainConfig, split_seed: int = 0, progress: bool = True
 ) -> tuple[Module, dict]:
-    """Train `kind` ("mlp" or "cnn") on digits, or load the committed result: `<kind>_seed<seed>_weights.safetensors`
-    and `<kind>_seed<seed>_history.json` in `directory`, remade whenever mechlearn.backprop changes."""
+    """Train `kind` ("mlp", "cnn" or "cnn_bn") on digits, or load the committed result:
+    `<kind>_seed<seed>_weights.safetensors` (parameters, and BatchNorm running statistics) and
+    `<kind>_seed<seed>_history.json` in `directory`, remade whenever mechlearn.backprop changes. The model comes
+    back in evaluation mode."""
     if kind not in MODELS:
         raise ValueError(f"kind must be one of {sorted(MODELS)}, not {kind!r}")
     import torch  # only to hand safetensors its tensor type
@@ -130,14 +154,17 @@ def trained_on_digits(
     def fit() -> dict:
         if not fresh:  # weights and history come from one run, whichever of the two files needs it first
             model = MODELS[kind](config.seed)
-            data = load_digits_split(split_seed, images=kind == "cnn")
+            data = load_digits_split(split_seed, images=kind.startswith("cnn"))
             fresh["history"] = train(model, data, config, progress) | {"kind": kind, "split_seed": split_seed}
-            fresh["weights"] = {k: torch.from_numpy(v) for k, v in model.state_dict().items()}
+            fresh["weights"] = {k: torch.from_numpy(v) for k, v in (model.state_dict() | buffers(model)).items()}
         return fresh
 
     stem = Path(directory) / f"{kind}_seed{config.seed}"
     weights = cached_tensors(stem.with_name(stem.name + "_weights.safetensors"), lambda: fit()["weights"], depends_on)
     history = cached_json(stem.with_name(stem.name + "_history.json"), lambda: fit()["history"], depends_on)
     model = MODELS[kind](config.seed)
-    model.load_state_dict({k: v.numpy() for k, v in weights.items()})
-    return model, history
+    state = {k: v.numpy() for k, v in weights.items()}
+    held = buffers(model)
+    model.load_state_dict({k: v for k, v in state.items() if k not in held})
+    load_buffers(model, state)
+    return set_training(model, False), history

@@ -78,3 +78,16 @@ def test_training_mode_backward_by_finite_differences():
 def test_one_value_per_channel_is_refused_in_training_mode():
     with pytest.raises(ValueError, match="more than one value per channel"):
         BatchNorm2d(2)(Tensor(np.zeros((1, 2, 1, 1))))
+
+
+def test_a_cached_batchnorm_network_reloads_with_its_running_statistics(tmp_path):
+    """The checkpoint of a BatchNorm network must hold its running statistics (not parameters): without them the
+    reloaded network evaluates with mean 0 and variance 1 and predicts differently."""
+    from mechlearn.backprop.train import TrainConfig, accuracy, load_digits_split, trained_on_digits
+
+    config = TrainConfig(epochs=1, batch_size=720, seed=0)  # two steps: the test is about the checkpoint
+    trained, history = trained_on_digits("cnn_bn", tmp_path, config, progress=False)
+    reloaded, _ = trained_on_digits("cnn_bn", tmp_path, config, progress=False)
+    data = load_digits_split(0, images=True)
+    assert accuracy(reloaded, data.X_test, data.y_test) == history["final_test_acc"]
+    assert reloaded.layers[1].running_var.std() > 0, "running variance not restored"
