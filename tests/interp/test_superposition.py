@@ -27,6 +27,13 @@ def _model(cfg: ToyConfig, W: torch.Tensor, b: torch.Tensor, importance=1.0) -> 
     return model
 
 
+def _close(actual: torch.Tensor, expected: torch.Tensor, atol: float = 1e-6, rtol: float = 0.0) -> None:
+    """|actual - expected| <= atol + rtol |expected| everywhere (torch.testing.assert_close without its one-second
+    import of torch.distributed)."""
+    assert actual.shape == expected.shape, (actual.shape, expected.shape)
+    assert torch.allclose(actual, expected, rtol=rtol, atol=atol), f"{actual} vs {expected}"
+
+
 def _polygon(k: int, offset_deg: float = 0.0) -> torch.Tensor:
     """(2, k): k unit vectors at 360/k degrees from each other, the first at `offset_deg`."""
     theta = torch.deg2rad(torch.tensor(offset_deg)) + 2 * math.pi * torch.arange(k) / k
@@ -45,8 +52,8 @@ def test_forward_and_loss_equal_a_hand_computation():
     model = _model(cfg, torch.tensor([[[1.0, 2.0]]]), torch.tensor([[0.0, -1.0]]), importance=torch.tensor([1.0, 0.5]))
     x = torch.tensor([[[0.5, 0.25]], [[0.0, 0.0]]])  # (batch 2, inst 1, feats 2)
     out = model(x)
-    torch.testing.assert_close(out, torch.tensor([[[1.0, 1.0]], [[0.0, 0.0]]]), rtol=0, atol=1e-6)
-    torch.testing.assert_close(model.loss_per_instance(x, out), torch.tensor([0.265625]), rtol=0, atol=1e-6)
+    _close(out, torch.tensor([[[1.0, 1.0]], [[0.0, 0.0]]]), atol=1e-6)
+    _close(model.loss_per_instance(x, out), torch.tensor([0.265625]), atol=1e-6)
 
 
 def test_relu_clips_negative_outputs():
@@ -97,8 +104,8 @@ def test_instances_are_independent():
     assert torch.equal(W_grad[0], W_grad2[0]) and torch.equal(b_grad[0], b_grad2[0]), "instances share gradients"
     assert not torch.equal(W_grad[1], W_grad2[1])
     W_own, b_own = grads(x, only=1)
-    torch.testing.assert_close(W_grad[1], W_own[1], rtol=1e-6, atol=1e-7)
-    torch.testing.assert_close(b_grad[1], b_own[1], rtol=1e-6, atol=1e-7)
+    _close(W_grad[1], W_own[1], atol=1e-7, rtol=1e-6)
+    _close(b_grad[1], b_own[1], atol=1e-7, rtol=1e-6)
     assert W_own[0].abs().max() == 0 and W_own[2].abs().max() == 0, "instance 1's loss reaches other instances"
 
 
@@ -172,17 +179,17 @@ def test_train_toy_smoke_lowers_the_loss():
 def test_orthogonal_features_have_dimensionality_one():
     """Two features on the two axes: norms 1, no interference, D = 1 each, one dimension per feature."""
     W = torch.eye(2)[None]  # (inst 1, d_hidden 2, feats 2)
-    torch.testing.assert_close(feature_norms(W), torch.ones(1, 2))
-    torch.testing.assert_close(interference(W), torch.zeros(1, 2))
-    torch.testing.assert_close(feature_dimensionality(W), torch.ones(1, 2), atol=1e-6, rtol=0)
-    torch.testing.assert_close(dimensions_per_feature(W), torch.ones(1))
+    _close(feature_norms(W), torch.ones(1, 2))
+    _close(interference(W), torch.zeros(1, 2))
+    _close(feature_dimensionality(W), torch.ones(1, 2), atol=1e-6)
+    _close(dimensions_per_feature(W), torch.ones(1))
 
 
 def test_antipodal_pair_has_dimensionality_one_half():
     """W_1 = -W_2 = e_1 (and a third, ignored feature): D = (1/2, 1/2, 0); interference 1 each."""
     W = torch.tensor([[[1.0, -1.0, 0.0], [0.0, 0.0, 0.0]]])
-    torch.testing.assert_close(interference(W)[0, :2], torch.ones(2), atol=1e-6, rtol=0)
-    torch.testing.assert_close(feature_dimensionality(W), torch.tensor([[0.5, 0.5, 0.0]]), atol=1e-6, rtol=0)
+    _close(interference(W)[0, :2], torch.ones(2), atol=1e-6)
+    _close(feature_dimensionality(W), torch.tensor([[0.5, 0.5, 0.0]]), atol=1e-6)
     assert represented(W).tolist() == [[True, True, False]]
 
 
@@ -190,8 +197,8 @@ def test_regular_pentagon_has_dimensionality_two_fifths_and_angles_72():
     """Five unit vectors 72 degrees apart, rotated and shuffled: D = 2/5 each (sum_j cos^2 = 5/2), adjacent angles
     72 each (summing to 360), 2/5 dimensions per feature. Tolerance 1e-4 (float32 trigonometry)."""
     W = _polygon(5, offset_deg=17.0)[:, torch.tensor([3, 0, 4, 1, 2])]
-    torch.testing.assert_close(feature_dimensionality(W[None]), torch.full((1, 5), 0.4), atol=1e-4, rtol=0)
-    torch.testing.assert_close(dimensions_per_feature(W[None]), torch.tensor([0.4]), atol=1e-6, rtol=0)
+    _close(feature_dimensionality(W[None]), torch.full((1, 5), 0.4), atol=1e-4)
+    _close(dimensions_per_feature(W[None]), torch.tensor([0.4]), atol=1e-6)
     angles = adjacent_angles_deg(W)
     assert len(angles) == 5 and all(abs(a - 72) < 1e-3 for a in angles), angles
     assert abs(sum(angles) - 360) < 1e-3
@@ -251,7 +258,7 @@ def test_day44_five_features_in_two_dimensions_form_a_pentagon_when_sparse():
         ToyConfig(n_inst=32, n_features=5, d_hidden=2),
     )
     density = model.feature_probability[::4, 0]
-    torch.testing.assert_close(density, 50 ** -torch.linspace(0, 1, 8))
+    _close(density, 50 ** -torch.linspace(0, 1, 8))
     best = _best_per_group(model, 8, 4, 20_000)
     W, b = model.W.detach(), model.b_final.detach()
     assert represented(W)[best[0]].sum() == 2, "dense inputs: two features, the rest dropped"
@@ -260,7 +267,7 @@ def test_day44_five_features_in_two_dimensions_form_a_pentagon_when_sparse():
         angles = adjacent_angles_deg(W[k])
         assert len(angles) == 5 and max(abs(a - 72) for a in angles) <= 3, f"S={1 - density[s]:.3f}: {angles}"
         assert ((feature_norms(W)[k] > 1.0) & (feature_norms(W)[k] < 1.25)).all()
-        torch.testing.assert_close(feature_dimensionality(W)[k], torch.full((5,), 0.4), atol=0.02, rtol=0)
+        _close(feature_dimensionality(W)[k], torch.full((5,), 0.4), atol=0.02)
         assert (b[k] < 0).all(), "pentagon biases clip the neighbours' interference"
 
 
@@ -313,7 +320,7 @@ def test_day44_retraining_from_the_seed_reproduces_the_committed_weights():
         seed=44,
     )
     train_toy(model, ToyTrainArgs(steps=5_000, batch_size=1024, lr=1e-3, seed=44), progress=False)
-    torch.testing.assert_close(model.W.detach(), committed.W.detach(), atol=1e-4, rtol=0)
+    _close(model.W.detach(), committed.W.detach(), atol=1e-4)
 
 
 def test_day45_superposition_grows_with_sparsity():
@@ -327,12 +334,12 @@ def test_day45_superposition_grows_with_sparsity():
         ToyConfig(n_inst=7, n_features=20, d_hidden=5),
     )
     sparsity = 1 - model.feature_probability[:, 0]
-    torch.testing.assert_close(sparsity, torch.tensor([0.0, 0.7, 0.9, 0.97, 0.99, 0.997, 0.999]))
+    _close(sparsity, torch.tensor([0.0, 0.7, 0.9, 0.97, 0.99, 0.997, 0.999]))
     W, b = model.W.detach(), model.b_final.detach()
     kept, D = represented(W), feature_dimensionality(W)
     assert kept[0].tolist() == [True] * 5 + [False] * 15, "dense: the five most important features"
-    torch.testing.assert_close(D[0, :5], torch.ones(5), atol=1e-3, rtol=0)
-    torch.testing.assert_close(b[0, 5:], torch.full((15,), 0.5), atol=0.01, rtol=0)
+    _close(D[0, :5], torch.ones(5), atol=1e-3)
+    _close(b[0, 5:], torch.full((15,), 0.5), atol=0.01)
     for k in range(1, 4):
         assert abs(b[k][~kept[k]].mean().item() - (1 - sparsity[k].item()) / 2) < 0.005, f"S={sparsity[k]:.2f}"
     assert kept[3].sum() == 10 and ((D[3][kept[3]] - 0.5).abs() < 0.02).all(), "S=0.97: five antipodal pairs"
@@ -355,7 +362,7 @@ def test_day46_phase_diagram_dense_rule_and_sparse_superposition():
         ToyConfig(n_inst=484, n_features=2, d_hidden=1),
     )
     r = model.importance[::4, 1].view(11, 11)[0]
-    torch.testing.assert_close(r, 10 ** torch.linspace(-1, 1, 11))
+    _close(r, 10 ** torch.linspace(-1, 1, 11))
     cells = ToyModel(
         ToyConfig(n_inst=121, n_features=2, d_hidden=1), feature_probability=model.feature_probability[::4, 0]
     )
