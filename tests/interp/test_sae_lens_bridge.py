@@ -106,3 +106,23 @@ def test_sae_lens_trainer_is_seeded_and_learns_every_variant(variant):
     again, _, _ = fit_and_error(variant, steps=60)
     torch.testing.assert_close(first.W_enc, again.W_enc, atol=0, rtol=0)  # seeded: identical runs
     assert trained < untrained
+
+
+def test_sae_lens_auxk_uses_signed_dead_pre_activations():
+    """The one known difference of objectives (day 53): when every dead pre-activation is negative, our AuxK (which
+    applies the TopK ReLU) reconstructs nothing, so its loss is the whole residual's; SAELens' uses them as they are."""
+    sae = random_sae("topk", seed=2)
+    dead = torch.arange(CFG["d_sae"]) % 2 == 0
+    with torch.no_grad():
+        sae.b_enc[dead] = -100.0  # dead latents' pre-activations all negative
+    theirs = TRAINING["topk"][0](training_config("topk", sae.cfg, SAETrainArgs()))
+    theirs.load_state_dict(sae_state(sae), strict=True)
+    x = torch.randn(64, CFG["d_in"], generator=torch.Generator().manual_seed(9))
+    step = TrainStepInput(sae_in=x, coefficients={}, dead_neuron_mask=dead, n_training_steps=0, is_logging_step=False)
+    with torch.no_grad():
+        ours = sae.training_loss(x, dead=dead)
+        out = theirs.training_forward_pass(step)
+        residual = (x - sae(x)).pow(2).sum(-1).mean().item()
+    assert ours["aux"].item() == pytest.approx(CFG["aux_loss_coefficient"] * residual, rel=1e-5)  # n_dead > k_aux
+    assert out.losses["auxiliary_reconstruction_loss"].item() > 10 * ours["aux"].item()
+    assert out.losses["mse_loss"].item() == pytest.approx(ours["mse"].item(), rel=1e-5)

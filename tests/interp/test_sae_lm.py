@@ -4,6 +4,8 @@ References: day 17's scratch `DemoTransformer` (its own cache and its own loss, 
 run by hand on a zero residual, and stand-in SAEs whose reconstructions are known (identity, zeros).
 """
 
+import json
+
 import pytest
 import torch
 from mechlearn.interp.sae_lm import (
@@ -130,3 +132,56 @@ def test_ce_recovered_is_one_for_a_perfect_sae_and_zero_for_a_zero_output(lm):
 def test_reconstruct_keeps_the_leading_shape(lm):
     x = torch.randn(2, 3, 64)
     assert torch.equal(reconstruct(Identity(), x), x)
+
+
+# Day 52's committed SAEs: their recorded held-out metrics are those of the committed weights, and the day's claims.
+
+
+@pytest.fixture(scope="module")
+def committed():
+    from mechlearn.interp.sae_lm import SETTING, load_lm_sae, run_name, sae_dir
+
+    saes = {v: load_lm_sae(v) for v in ("standard", "gated", "jumprelu", "topk")}
+    records = {
+        v: json.loads((sae_dir() / "sweep" / f"{run_name(v, getattr(sae.cfg, SETTING[v]))}.json").read_text())
+        for v, sae in saes.items()
+    }
+    return saes, records
+
+
+@pytest.mark.slow
+def test_committed_sae_metrics_are_those_of_the_committed_weights(lm, committed):
+    """Catches weights and sweep records from different runs (the cache keeps them together)."""
+    from mechlearn.interp.sae_lm import heldout_tokens
+    from mechlearn.interp.sae_training import sae_metrics
+
+    saes, records = committed
+    held = collect_activations(lm[1], heldout_tokens())
+    for variant, sae in saes.items():
+        metrics = sae_metrics(sae, held)
+        for key in ("l0", "fve", "dead_fraction"):
+            assert metrics[key] == pytest.approx(records[variant][key], abs=1e-4), (variant, key)
+
+
+def test_default_sae_is_topk_8_and_best_at_its_sparsity(committed):
+    from mechlearn.interp.sae_lm import load_lm_sae
+
+    saes, records = committed
+    default = load_lm_sae()
+    assert default.architecture == "topk" and default.cfg.k == 8 and default.cfg.d_sae == 512
+    topk = records["topk"]
+    assert topk["l0"] == 8.0
+    assert topk["ce_recovered"] > 0.95 and topk["fve"] > 0.9
+    others = [r for v, r in records.items() if v != "topk"]
+    assert all(r["loss_spliced"] > topk["loss_spliced"] for r in others), "TopK adds the least loss of the four"
+
+
+@pytest.mark.slow
+def test_default_sae_retrains_from_its_seeds(lm):
+    from mechlearn.interp.sae_lm import load_lm_sae, train_lm_sae, training_activations
+
+    torch.manual_seed(0)
+    retrained = train_lm_sae("topk", 8, training_activations(lm[1]))
+    committed = load_lm_sae()
+    for name, p in committed.state_dict().items():
+        torch.testing.assert_close(retrained.state_dict()[name], p, atol=1e-5, rtol=0)
