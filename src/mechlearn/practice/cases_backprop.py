@@ -419,3 +419,82 @@ def max_pool_by_hand(fn):
     out.sum().backward()
     expect_close("max_pool2d", out, np.array([[[[4.0]]]]), {"x": x.data}, 0)
     expect_close("x.grad", x.grad, np.array([[[[0.0, 0.0], [1.0, 0.0]]]]), {"x": x.data}, 0)
+
+
+# ---- ray tracing and BatchNorm (days 82-83) ------------------------------------------------------------------
+
+
+@case("ray_triangle_solutions")
+def triangle_hits_by_hand(fn):
+    """A triangle in the plane x = 2 around the x axis, seen from the origin: straight ahead hits at u = 2, a ray
+    aimed past its edge misses, one behind the camera (D = -x) misses (u < 0), one parallel to the plane misses."""
+    import torch
+
+    tri = torch.tensor([[[2.0, -1.0, -1.0], [2.0, 1.0, -1.0], [2.0, -1.0, 1.0]]])
+    dirs = [[1.0, 0.0, 0.0], [1.0, 0.4, 0.4], [-1.0, 0.0, 0.0], [0.0, 1.0, 0.0]]
+    rays = torch.stack([torch.tensor([[0.0, 0.0, 0.0], d]) for d in dirs])
+    u, hit = fn(rays, tri)
+    inputs = {"triangle": tri[0], "ray directions": torch.tensor(dirs)}
+    expect_equal("hit", hit[:, 0], torch.tensor([True, False, False, False]), inputs)
+    expect_close("u of the hit", u[0, 0], torch.tensor(2.0), inputs, atol=1e-5)
+
+
+@case("ray_triangle_solutions")
+def matches_one_solve_per_pair(fn):
+    """Random triangles in front of a 6 x 5 screen: every (ray, triangle) hit and depth as one
+    torch.linalg.solve per pair finds them."""
+    import torch
+
+    from mechlearn.backprop.raytracing import make_rays_2d
+
+    g = torch.Generator().manual_seed(0)
+    rays = make_rays_2d(6, 5, 0.5, 0.5)
+    tris = torch.rand(12, 3, 3, generator=g) * 2 - 1 + torch.tensor([2.0, 0.0, 0.0])
+    u, hit = fn(rays, tris)
+    expected_hit, expected_u = torch.zeros(len(rays), len(tris), dtype=torch.bool), torch.zeros(len(rays), len(tris))
+    for r, (O, D) in enumerate(rays):
+        for t, (A, B, C) in enumerate(tris):
+            u_rt, s, v = torch.linalg.solve(torch.stack([-D, B - A, C - A], dim=1), O - A)
+            expected_hit[r, t] = bool(s >= 0 and v >= 0 and s + v <= 1 and u_rt > 0)
+            expected_u[r, t] = u_rt
+    inputs = {"rays": rays, "triangles": tris}
+    expect_equal("hit", hit, expected_hit, inputs)
+    expect_close("u where hit", u[expected_hit], expected_u[expected_hit], inputs, atol=1e-4)
+
+
+def _bn_case(batch_stats: bool):
+    import torch
+
+    rng = np.random.default_rng(3)
+    x = rng.normal(loc=1.0, scale=2.0, size=(3, 2, 2, 2))
+    gamma, beta = np.array([1.5, -0.5]), np.array([0.2, 0.1])
+    if batch_stats:
+        mean, var = x.mean(axis=(0, 2, 3)), x.var(axis=(0, 2, 3))
+    else:
+        mean, var = np.array([0.5, -0.3]), np.array([2.0, 0.7])
+
+    def ours(fn):
+        return lambda xt, g, b: fn(xt, g, b, mean, var, 1e-5, batch_stats)
+
+    def theirs(xt, g, b):
+        if batch_stats:  # torch recomputes the statistics from x, so their dependence on x is differentiated
+            return torch.nn.functional.batch_norm(xt, None, None, g, b, training=True, eps=1e-5)
+        rm, rv = torch.tensor(mean), torch.tensor(var)
+        return torch.nn.functional.batch_norm(xt, rm, rv, g, b, training=False, eps=1e-5)
+
+    return ours, theirs, [x, gamma, beta]
+
+
+@case("batch_norm")
+def training_mode_matches_torch(fn):
+    """Batch statistics: forward, gradients of x, gamma and beta against torch's batch_norm (training=True), then
+    finite differences. Dropping the terms through the mean and variance fails the gradient of x."""
+    ours, theirs, arrays = _bn_case(batch_stats=True)
+    engine_vs_torch("batch_norm (training)", ours(fn), theirs, arrays, fd=False)
+
+
+@case("batch_norm")
+def evaluation_mode_matches_torch(fn):
+    """Fixed running statistics: the layer is affine and its gradients are gamma / sqrt(var + eps) times g."""
+    ours, theirs, arrays = _bn_case(batch_stats=False)
+    engine_vs_torch("batch_norm (evaluation)", ours(fn), theirs, arrays, fd=False)

@@ -183,3 +183,81 @@ def direction_by_hand(fn):
     answer, wrong = torch.tensor([2, 0]), torch.tensor([1, 2])
     expected = torch.tensor([[3.0, 4.0], [-4.0, -3.0]])
     expect_close("direction", fn(model, answer, wrong), expected, {"W_U": W_U, "answer": answer, "wrong": wrong}, 0)
+
+
+# ---- superposition and sparse autoencoders (days 47-51) ------------------------------------------------------
+
+
+@case("feature_dimensionality")
+def known_geometries(fn):
+    """Hand-built columns: an isolated unit feature has D = 1, an antipodal pair 1/2 each, a regular pentagon 2/5
+    each, a zero column 0 (one instance each, padded to 5 features)."""
+    import torch
+
+    angles = torch.arange(5) * 2 * math.pi / 5
+    pentagon = torch.stack([angles.cos(), angles.sin()])
+    pair = torch.tensor([[1.0, -1.0, 0.0, 0.0, 0.0], [0.0, 0.0, 1.0, 0.0, 0.0]])
+    W = torch.stack([pentagon, pair])  # (inst=2, d_hidden=2, feats=5)
+    expected = torch.tensor([[0.4] * 5, [0.5, 0.5, 1.0, 0.0, 0.0]])
+    expect_close("D", fn(W), expected, {"W": W}, atol=1e-5)
+
+
+@case("feature_dimensionality")
+def matches_a_loop(fn):
+    """Random columns of random lengths (3 instances, 4 dimensions, 7 features) against the formula, one feature
+    at a time."""
+    import torch
+
+    W = torch.randn(3, 4, 7, generator=torch.Generator().manual_seed(0))
+    expected = torch.zeros(3, 7)
+    for i in range(3):
+        for f in range(7):
+            w = W[i, :, f]
+            w_hat = w / w.norm()
+            expected[i, f] = w.norm() ** 2 / sum((w_hat @ W[i, :, j]) ** 2 for j in range(7))
+    expect_close("D", fn(W), expected, {"W": W}, atol=1e-5)
+
+
+def _sae(variant: str, **cfg):
+    import torch
+
+    from mechlearn.interp.sae import SAEConfig
+    from mechlearn.interp.sae_variants import make_sae
+
+    sae = make_sae(variant, SAEConfig(d_in=4, d_sae=6, seed=0, **cfg))
+    with torch.no_grad():
+        for p in sae.parameters():
+            p.copy_(torch.randn(p.shape, generator=torch.Generator().manual_seed(p.numel())))
+    return sae
+
+
+@case("StandardSAE.encode")
+def relu_of_the_affine_map(fn):
+    """Random weights and biases: f = ReLU((x - b_dec) W_enc + b_enc), latent by latent. Forgetting to subtract
+    b_dec, or the ReLU, fails here."""
+    import torch
+
+    sae = _sae("standard")
+    x = torch.randn(5, 4, generator=torch.Generator().manual_seed(1))
+    expected = torch.zeros(5, 6)
+    with torch.no_grad():
+        for n in range(5):
+            for i in range(6):
+                expected[n, i] = max(0.0, float((x[n] - sae.b_dec) @ sae.W_enc[:, i] + sae.b_enc[i]))
+    expect_close("f", fn(sae, x).detach(), expected, {"x": x}, atol=1e-5)
+
+
+@case("TopKSAE.encode")
+def keeps_the_k_largest(fn):
+    """k = 2 of 6 latents: per input, the two largest pre-activations survive (ReLU'd), every other is 0."""
+    import torch
+
+    sae = _sae("topk", k=2)
+    x = torch.randn(5, 4, generator=torch.Generator().manual_seed(2))
+    with torch.no_grad():
+        pre = (x - sae.b_dec) @ sae.W_enc + sae.b_enc
+    expected = torch.zeros(5, 6)
+    for n in range(5):
+        for i in sorted(range(6), key=lambda i: -float(pre[n, i]))[:2]:
+            expected[n, i] = max(0.0, float(pre[n, i]))
+    expect_close("f", fn(sae, x).detach(), expected, {"x": x, "k": 2}, atol=1e-5)

@@ -218,6 +218,27 @@ EXERCISES: tuple[Exercise, ...] = (
         "Pad with `constant_values=-np.inf`, take `_windows`, flatten each window and `argmax` it.",
         "Backward: a one-hot of the argmax times g, scattered back with `_scatter_windows`.",
     ),
+    _ex(
+        "ray_triangle_solutions",
+        f"{BP}.raytracing:ray_triangle_solutions",
+        82,
+        2,
+        "(u, hit) for every ray against every triangle, as one batched 3x3 solve.",
+        "Solve (-D, B - A, C - A) (u, s, v) = O - A; stack the three columns with `torch.stack(..., dim=-1)`.",
+        "Repeat rays over triangles and triangles over rays with `einops.repeat` so the systems batch.",
+        "A hit needs s, v >= 0, s + v <= 1 and u > 0; a singular matrix (det near 0) is a miss: swap in the "
+        "identity before solving.",
+    ),
+    _ex(
+        "batch_norm",
+        f"{BP}.batchnorm:batch_norm",
+        83,
+        3,
+        "BatchNorm's normalisation as one graph node, with the backward pass through the batch statistics.",
+        "x_hat = (x - mean) / sqrt(var + eps) per channel (axes 0, 2, 3); y = gamma x_hat + beta.",
+        "With batch statistics: dx = gamma / sqrt(var + eps) * (g - mean(g) - x_hat * mean(g * x_hat)).",
+        "Without (evaluation mode) mean and var are constants: dx = gamma / sqrt(var + eps) * g.",
+    ),
     # ---- transformers ------------------------------------------------------------------------------------------
     _ex(
         "scaled_dot_product_attention",
@@ -489,6 +510,31 @@ EXERCISES: tuple[Exercise, ...] = (
         40,
         1,
         "The residual direction W_U[:, answer] - W_U[:, wrong], one row per example.",
+    ),
+    _ex(
+        "feature_dimensionality",
+        f"{IN}.superposition_geometry:feature_dimensionality",
+        47,
+        1,
+        "D_i = ||W_i||^2 / sum_j (W_i_hat . W_j)^2 for every feature column of every instance (0 for W_i = 0).",
+        "Normalise the columns (axis `d_hidden`), then one einsum gives every dot product W_i_hat . W_j.",
+        "The sum over j includes j = i, whose term is ||W_i||^2: an isolated feature gets exactly 1.",
+    ),
+    _ex(
+        "StandardSAE.encode",
+        f"{IN}.sae:StandardSAE.encode",
+        50,
+        1,
+        "The standard SAE's code: ReLU(W_enc^T (x - b_dec) + b_enc).",
+        "`self.hidden_pre(x)` subtracts b_dec and applies the encoder; or write it out with W_enc (d_in, d_sae).",
+    ),
+    _ex(
+        "TopKSAE.encode",
+        f"{IN}.sae_variants:TopKSAE.encode",
+        51,
+        2,
+        "Keep the k largest pre-activations of each input (ReLU'd), zero elsewhere.",
+        "`pre.topk(self.cfg.k, dim=-1)` gives values and indices; `torch.zeros_like(pre).scatter(-1, idx, vals)`.",
     ),
 )
 
