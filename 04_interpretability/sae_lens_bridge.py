@@ -9,11 +9,12 @@ normalisation.
 field our `SAEConfig` / `SAETrainArgs` has an equivalent for (d_sae, the L1/L0 coefficient or k, the JumpReLU
 threshold and bandwidth, the AuxK weight, the sparsity warm-up, the dead-latent window, steps, batch size, Adam's
 learning rate) and leaves the rest at SAELens' defaults — which is where the two recipes differ: its decoder starts
-with rows of norm 0.1 and is never renormalised (the sparsity penalty is weighted by the row norms instead), $b_\\text
-{dec}$ starts at zero, TopK ranks latents by pre-activation times decoder norm, and gradients are clipped to norm
-1. `SAETrainer.fit` reads batches from any iterator of activation tensors (its `DataProvider`), so it trains on our
-in-memory tensor with no model, dataset or download; the iterator below draws exactly the batches our `train_sae`
-draws (same generator, same calls).
+with rows of norm 0.1 and is never renormalised (the L1 penalty is weighted by the row norms instead),
+$b_\\text{dec}$ starts at zero, the gated auxiliary loss reaches the live decoder (ours goes through a frozen copy),
+TopK ranks latents by pre-activation times decoder norm and feeds AuxK the dead pre-activations without a ReLU, and
+gradients are clipped to norm 1. `SAETrainer.fit` reads batches from any iterator of activation tensors (its
+`DataProvider`), so it trains on our in-memory tensor with no model, dataset or download; the iterator below draws
+exactly the batches our `train_sae` draws (same generator, same calls).
 """
 
 from __future__ import annotations
