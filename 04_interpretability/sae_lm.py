@@ -48,8 +48,8 @@ SAE_DAY = "day-052-sparse-autoencoders-on-the-tiny-language-model"
 
 @dataclass
 class ActivationArgs:
-    n_train_windows: int = 2048  # 2048 x 64 = 131,072 training activations: ~260 passes at batch 4096 would overfit
-    n_val_windows: int = 256  # 16,384 held-out activations; the loss over 256 x 63 predictions varies by ~0.005
+    n_train_windows: int = 2048  # 2048 x 64 = 131,072 training activations, sampled from the training split
+    n_val_windows: int = 256  # 16,384 held-out activations from the validation split, for every evaluation
     seed: int = 52  # seeds the window starts (the validation windows use seed + 1)
 
 
