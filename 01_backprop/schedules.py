@@ -47,9 +47,7 @@ def cosine(t: int, lr: float, T_max: int, eta_min: float = 0.0) -> float:
     return eta_min + (lr - eta_min) * (1 + math.cos(math.pi * t / T_max)) / 2
 
 
-def warmup_cosine(
-    t: int, lr: float, warmup: int, total: int, start_factor: float = 0.1, eta_min: float = 0.0
-) -> float:
+def warmup_cosine(t: int, lr: float, warmup: int, total: int, start_factor: float = 0.1, eta_min: float = 0.0) -> float:
     """Linear warm-up from `start_factor * lr` to `lr` over `warmup` steps, then cosine to `eta_min` at `total`."""
     if t < warmup:
         return lr * (start_factor + (1 - start_factor) * t / warmup)
@@ -113,7 +111,13 @@ class SweepConfig:
 
 
 def train_with_schedule(
-    data: Digits, schedule_name: str, lr: float, batch_size: int, seed: int, epochs: int, optimiser: str = "sgd",
+    data: Digits,
+    schedule_name: str,
+    lr: float,
+    batch_size: int,
+    seed: int,
+    epochs: int,
+    optimiser: str = "sgd",
     momentum: float = 0.9,
 ) -> dict:
     """Day 8's MLP, trained with the learning rate set from the schedule before every step. Returns per-epoch mean

@@ -49,7 +49,12 @@ def ours(fn, steps=STEPS):
 
 
 def test_constant_is_constant():
-    assert np.abs(ours(lambda t: constant(t, LR)) - torch_rates(lambda o: torch.optim.lr_scheduler.ConstantLR(o, 1.0, 0))).max() < TOL
+    assert (
+        np.abs(
+            ours(lambda t: constant(t, LR)) - torch_rates(lambda o: torch.optim.lr_scheduler.ConstantLR(o, 1.0, 0))
+        ).max()
+        < TOL
+    )
 
 
 def test_step_decay_matches_steplr_catches_wrong_boundary():
