@@ -80,7 +80,7 @@ def test_mode_coverage_counts_all_one_and_no_modes():
     assert cov["modes_covered"] == 8 and cov["high_quality"] == 1.0
     assert cov["per_mode"] == pytest.approx([1 / 8] * 8)
     assert mode_coverage(means[3].repeat(50, 1))["modes_covered"] == 1
-    off_ring = 1.0 * ring_means()  # radius 1: 1 unit from every mean
+    off_ring = ring_means(radius=1.0)  # radius 1: 1 unit from every mean
     cov = mode_coverage(torch.cat([off_ring, torch.zeros(5, 2)]))
     assert cov["modes_covered"] == 0 and cov["high_quality"] == 0.0
 
