@@ -160,6 +160,7 @@ def train_gan(args: GanArgs) -> dict:
     g_loss_fn = GENERATOR_LOSSES[args.loss]
     z_eval = torch.randn(args.n_eval, args.latent_dim, generator=eval_gen)
     history: dict = {"step": [], "modes_covered": [], "high_quality": [], "d_loss": [], "g_loss": [], "clouds": []}
+    history["d_fake"] = []  # mean D(G(z)): the size of the saturating loss's gradient in the logit is D(G(z))
 
     def snapshot(step: int, d_loss: float, g_loss: float) -> None:
         with torch.no_grad():
@@ -170,6 +171,8 @@ def train_gan(args: GanArgs) -> dict:
         history["high_quality"].append(cov["high_quality"])
         history["d_loss"].append(d_loss)
         history["g_loss"].append(g_loss)
+        with torch.no_grad():
+            history["d_fake"].append(torch.sigmoid(D(x)).mean().item())
         history["clouds"].append([[round(v, 4) for v in p] for p in x[: args.n_snapshot].tolist()])
 
     snapshot(0, float("nan"), float("nan"))
