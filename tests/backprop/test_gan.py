@@ -118,6 +118,12 @@ def test_committed_runs_saturating_covers_all_8_modes_and_three_d_steps_collapse
     assert all(6 <= c <= 7 for c in covered["nonsaturating"])
 
 
+def test_committed_saturating_runs_were_never_starved_of_gradient():
+    """The day's explanation: mean D(G(z)), the saturating loss's gradient scale, stayed >= 0.27 at every snapshot."""
+    d_fake = [v for k in range(3) for v in load(f"gan_saturating_seed{k}.json")["history"]["d_fake"]]
+    assert min(d_fake) >= 0.265
+
+
 def test_committed_1d_discriminator_is_close_to_the_analytic_optimum_where_there_is_data():
     r = load("discriminator_1d.json")
     x, d, d_star = (torch.tensor(r[k]) for k in ("x", "d_learned", "d_star"))
