@@ -256,3 +256,55 @@ def train_discriminator_1d(args: Discriminator1dArgs) -> dict:
 
 def trained_discriminator_1d(args: Discriminator1dArgs, directory: Path, name: str) -> dict:
     return cached_json(Path(directory) / name, lambda: train_discriminator_1d(args), [__name__])
+
+
+# ------------------------------------------------------------------------------------------------- digits (8x8)
+
+
+@dataclass
+class DigitsGanArgs:
+    steps: int = 4000  # generator steps (about 20 s on one core)
+    batch_size: int = 128
+    lr: float = 1e-3  # both networks
+    betas: tuple[float, float] = (0.5, 0.999)
+    loss: str = "nonsaturating"
+    latent_dim: int = 16
+    d_hidden: int = 256
+    seed: int = 0
+    n_samples: int = 500  # generated images stored at the end
+
+
+def train_digits_gan(args: DigitsGanArgs) -> dict:
+    """The same game on scikit-learn's 8x8 digits (training split of `load_digits_split(0)`, pixels in [0, 1]); the
+    generator ends in a sigmoid. Returns `n_samples` generated images (N, 64), rounded to 3 decimals."""
+    from mechlearn.backprop.train import load_digits_split
+
+    torch.manual_seed(args.seed)
+    X = torch.tensor(load_digits_split(0).X_train)
+    data_gen = torch.Generator().manual_seed(args.seed + 10_000)
+    noise_gen = torch.Generator().manual_seed(args.seed + 20_000)
+    G = nn.Sequential(mlp(args.latent_dim, args.d_hidden, 64), nn.Sigmoid())
+    D = Discriminator(64, args.d_hidden)
+    opt_g = torch.optim.Adam(G.parameters(), lr=args.lr, betas=args.betas)
+    opt_d = torch.optim.Adam(D.parameters(), lr=args.lr, betas=args.betas)
+    g_loss_fn = GENERATOR_LOSSES[args.loss]
+    for _ in range(args.steps):
+        real = X[torch.randint(len(X), (args.batch_size,), generator=data_gen)]
+        with torch.no_grad():
+            fake = G(torch.randn(args.batch_size, args.latent_dim, generator=noise_gen))
+        d_loss = discriminator_loss(D(real), D(fake))
+        opt_d.zero_grad()
+        d_loss.backward()
+        opt_d.step()
+        g_loss = g_loss_fn(D(G(torch.randn(args.batch_size, args.latent_dim, generator=noise_gen))))
+        opt_g.zero_grad()
+        g_loss.backward()
+        opt_g.step()
+    with torch.no_grad():
+        z = torch.randn(args.n_samples, args.latent_dim, generator=torch.Generator().manual_seed(12345))
+        samples = G(z)
+    return {"args": asdict(args), "samples": [[round(v, 3) for v in row] for row in samples.tolist()]}
+
+
+def trained_digits_gan(args: DigitsGanArgs, directory: Path, name: str) -> dict:
+    return cached_json(Path(directory) / name, lambda: train_digits_gan(args), [__name__])

@@ -132,6 +132,20 @@ def test_committed_1d_discriminator_is_close_to_the_analytic_optimum_where_there
     assert (d - d_star)[where].abs().max() < 0.05
 
 
+def test_committed_digits_samples_are_images_near_every_class_mean():
+    """500 generated 8x8 images in [0, 1]; a nearest-class-mean classifier (independent of the day's logistic
+    regression) finds every digit among them, none with fewer than 10 images: no class entirely dropped."""
+    import numpy as np
+    from mechlearn.backprop.train import load_digits_split
+
+    samples = np.array(load("digits_gan.json")["samples"])
+    assert samples.shape == (500, 64) and samples.min() >= 0 and samples.max() <= 1
+    digits = load_digits_split(0)
+    means = np.stack([digits.X_train[digits.y_train == k].mean(0) for k in range(10)])
+    nearest = ((samples[:, None, :] - means[None]) ** 2).sum(-1).argmin(1)
+    assert np.bincount(nearest, minlength=10).min() >= 10
+
+
 @pytest.mark.slow
 def test_retraining_from_seed_reproduces_the_committed_run():
     committed = load("gan_saturating_seed0.json")
