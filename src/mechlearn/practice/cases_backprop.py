@@ -498,3 +498,58 @@ def evaluation_mode_matches_torch(fn):
     """Fixed running statistics: the layer is affine and its gradients are gamma / sqrt(var + eps) times g."""
     ours, theirs, arrays = _bn_case(batch_stats=False)
     engine_vs_torch("batch_norm (evaluation)", ours(fn), theirs, arrays, fd=False)
+
+
+# ---- schedules, VAEs and GANs (days 85-88) -------------------------------------------------------------------
+
+
+@case("warmup_cosine")
+def matches_torchs_sequential_scheduler(fn):
+    """300 steps: torch's LinearLR warm-up (start factor 0.1, 30 steps) then CosineAnnealingLR, driving a real SGD;
+    the learning rate at every step must agree (1e-12)."""
+    import torch
+
+    lr, warmup, total = 0.5, 30, 300
+    opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=lr)
+    sched = torch.optim.lr_scheduler.SequentialLR(
+        opt,
+        [
+            torch.optim.lr_scheduler.LinearLR(opt, start_factor=0.1, total_iters=warmup),
+            torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=total - warmup),
+        ],
+        milestones=[warmup],
+    )
+    expected = []
+    for _ in range(total):
+        expected.append(opt.param_groups[0]["lr"])
+        opt.step()
+        sched.step()
+    got = np.array([fn(t, lr, warmup, total) for t in range(total)])
+    expect_close("lr per step", got, np.array(expected), {"lr": lr, "warmup": warmup, "total": total}, atol=1e-12)
+
+
+@case("gaussian_kl_to_standard")
+def matches_torch_distributions(fn):
+    """Random mu and log sigma (4 x 3): the sum over the 3 latent dimensions of torch.distributions'
+    KL(Normal(mu, sigma) || Normal(0, 1)). Using sigma for sigma^2, or the wrong sign on log sigma, fails."""
+    import torch
+
+    g = torch.Generator().manual_seed(0)
+    mu = torch.randn(4, 3, generator=g, dtype=torch.float64)
+    log_sigma = torch.randn(4, 3, generator=g, dtype=torch.float64) * 0.5
+    q, p = torch.distributions.Normal(mu, log_sigma.exp()), torch.distributions.Normal(0.0, 1.0)
+    expected = torch.distributions.kl_divergence(q, p).sum(-1)
+    expect_close("KL", fn(mu, log_sigma), expected, {"mu": mu, "log_sigma": log_sigma}, atol=1e-12)
+
+
+@case("discriminator_loss")
+def matches_binary_cross_entropy(fn):
+    """Real logits labelled 1 and fake logits labelled 0: the sum of the two mean binary cross-entropies, including
+    logits of +-40, where a naive log(1 - sigmoid(l)) rounds to log(0) = -inf."""
+    import torch
+
+    real = torch.tensor([2.0, -1.0, 40.0, -40.0], dtype=torch.float64)
+    fake = torch.tensor([-3.0, 0.5, 40.0, -40.0], dtype=torch.float64)
+    bce = torch.nn.functional.binary_cross_entropy_with_logits
+    expected = bce(real, torch.ones_like(real)) + bce(fake, torch.zeros_like(fake))
+    expect_close("loss", fn(real, fake), expected, {"real_logits": real, "fake_logits": fake}, atol=1e-10)

@@ -239,6 +239,31 @@ EXERCISES: tuple[Exercise, ...] = (
         "With batch statistics: dx = gamma / sqrt(var + eps) * (g - mean(g) - x_hat * mean(g * x_hat)).",
         "Without (evaluation mode) mean and var are constants: dx = gamma / sqrt(var + eps) * g.",
     ),
+    _ex(
+        "warmup_cosine",
+        f"{BP}.schedules:warmup_cosine",
+        85,
+        1,
+        "The learning rate at step t: linear warm-up from start_factor * lr to lr, then cosine decay to eta_min.",
+        "Warm-up: lr * (start_factor + (1 - start_factor) * t / warmup) for t < warmup.",
+        "Then eta_min + (lr - eta_min) (1 + cos(pi (t - warmup) / (total - warmup))) / 2.",
+    ),
+    _ex(
+        "gaussian_kl_to_standard",
+        f"{BP}.vae:gaussian_kl_to_standard",
+        86,
+        1,
+        "KL(N(mu, diag sigma^2) || N(0, I)) from mu and log sigma, summed over the latent dimension.",
+        "Per dimension: (mu^2 + sigma^2 - 1) / 2 - log sigma; sigma^2 = exp(2 log sigma).",
+    ),
+    _ex(
+        "discriminator_loss",
+        f"{BP}.gan:discriminator_loss",
+        88,
+        1,
+        "-E[log D(x)] - E[log(1 - D(G(z)))] from the discriminator's logits on real and generated samples.",
+        "1 - sigmoid(l) = sigmoid(-l); compute log sigmoid stably (the module's `log_sigmoid`).",
+    ),
     # ---- transformers ------------------------------------------------------------------------------------------
     _ex(
         "scaled_dot_product_attention",
