@@ -20,6 +20,7 @@ import copy
 
 import torch
 from jaxtyping import Float, Int
+from mechlearn.rl.advantages import compute_gae
 from mechlearn.transformers.model import DemoTransformer
 from mechlearn.transformers.training import CharTokenizer, corpus_text, train_val_split
 from torch import Tensor, nn
@@ -111,6 +112,17 @@ def per_token_rewards(
     rewards = -beta * (logprobs - ref_logprobs)
     rewards[:, -1] += reward
     return rewards
+
+
+def token_advantages(
+    rewards: Float[Tensor, "batch gen"], values: Float[Tensor, "batch gen"], gamma: float, gae_lambda: float
+) -> Float[Tensor, "batch gen"]:
+    """The project's GAE (`mechlearn.rl.advantages.compute_gae`) over the generated tokens: one continuation is one
+    episode, which ends after its last token (nothing is bootstrapped beyond it)."""
+    batch = rewards.shape[0]
+    # compute_gae is time-major, (gen, batch)
+    done_never, next_value, next_done = torch.zeros_like(rewards.T), torch.zeros(batch), torch.ones(batch)
+    return compute_gae(rewards.T, values.T, done_never, next_value, next_done, gamma, gae_lambda).T
 
 
 def bits_per_char(ref_logprobs: Float[Tensor, "batch gen"]) -> float:

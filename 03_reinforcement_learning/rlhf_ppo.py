@@ -15,7 +15,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from mechlearn.rl.advantages import compute_gae
 from mechlearn.rl.ppo import PPOArgs, ppo_loss
 from mechlearn.rl.rlhf import (
     PolicyWithValueHead,
@@ -28,6 +27,7 @@ from mechlearn.rl.rlhf import (
     period_reward,
     prompt_pool,
     sample_continuations,
+    token_advantages,
 )
 from mechlearn.transformers.model import DemoTransformer
 from mechlearn.transformers.tiny_lm import load_tiny_lm
@@ -134,21 +134,12 @@ def train_rlhf(args: RLHFArgs, progress: bool = False) -> dict:
         prompts = train_prompts[torch.randint(0, len(train_prompts), (B,), generator=gen)]
         tokens, old_logprobs = sample_continuations(policy.base, prompts, args.gen_len, gen)
         with torch.no_grad():
-            logits, values = policy(tokens)
+            _, values = policy(tokens)
             values = values[:, P - 1 : -1]  # (B, gen): V of the state before each generated token
             ref_logprobs = gather_logprobs(ref(tokens), tokens, P)
             reward = period_reward([tokenizer.decode(t[P:]) for t in tokens])
             rewards = per_token_rewards(old_logprobs, ref_logprobs, reward, args.beta)
-            # time-major (gen, B) for compute_gae; the continuation ends after its last token
-            advantages = compute_gae(
-                rewards.T,
-                values.T,
-                torch.zeros_like(rewards.T),
-                torch.zeros(B),
-                torch.ones(B),
-                args.gamma,
-                args.gae_lambda,
-            ).T
+            advantages = token_advantages(rewards, values, args.gamma, args.gae_lambda)
             returns = advantages + values
 
         for _epoch in range(args.update_epochs):
