@@ -31,28 +31,48 @@ def generator(make: Generator) -> Generator:
     return make
 
 
-def topic_title(root: Path, topic: str) -> str:
-    """The title of the topic's overview page (`01_backprop/index.qmd`), else the topic's name."""
-    page = root / TOPICS[topic] / "index.qmd"
+def page_front(page: Path) -> dict:
+    """A .qmd page's YAML front matter ({} when it has none or it does not parse)."""
     text = page.read_text(encoding="utf-8") if page.is_file() else ""
     if text.startswith("---\n") and "\n---" in text[4:]:
         try:
             front = yaml.safe_load(text[4 : text.index("\n---", 4)]) or {}
         except yaml.YAMLError:
             front = {}
-        if isinstance(front, dict) and isinstance(front.get("title"), str):
-            return front["title"]
+        if isinstance(front, dict):
+            return front
+    return {}
+
+
+def topic_title(root: Path, topic: str) -> str:
+    """The title of the topic's overview page (`01_backprop/index.qmd`), else the topic's name."""
+    front = page_front(root / TOPICS[topic] / "index.qmd")
+    if isinstance(front.get("title"), str):
+        return front["title"]
     return topic
+
+
+def topic_notes(folder: Path) -> list[Path]:
+    """A topic folder's note pages (every .qmd but its overview), by their front matter's `order`, then by name."""
+    notes = [p for p in folder.glob("*.qmd") if p.name != "index.qmd"]
+
+    def key(page: Path) -> tuple[int, int, str]:
+        order = page_front(page).get("order")
+        return (0, order, page.name) if isinstance(order, int) else (1, 0, page.name)
+
+    return sorted(notes, key=key)
 
 
 @generator
 def sidebar(root: Path, entries: list[Entry]) -> dict[str, str]:
-    """One sidebar a topic: its overview, then its days by day number. Quarto's previous/next links follow the
-    sidebar a page belongs to, so each day links to the days before and after it on the same topic."""
+    """One sidebar a topic: its overview, its note pages (`topic_notes`), then its days by day number. Quarto's
+    previous/next links follow the sidebar a page belongs to, so each day links to the days before and after it on
+    the same topic."""
     sidebars = []
     for topic, folder in TOPICS.items():
         days = sorted((e for e in entries if not e.problems and e.topic == topic), key=lambda e: e.day)
         contents = [f"{folder}/index.qmd"] if (root / folder / "index.qmd").is_file() else []
+        contents += [f"{folder}/{page.name}" for page in topic_notes(root / folder)]
         contents += [
             # A no-break space: "Day 12" stays on one line, and filters/days.lua (which Quarto also runs on
             # navigation text) does not turn it into a link nested inside the sidebar's own.

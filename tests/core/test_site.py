@@ -22,7 +22,7 @@ PAGES = sorted(
     p
     for pattern in (
         "*.qmd",
-        "0*/index.qmd",
+        "0*/*.qmd",
         "daily_logs/index.qmd",
         "blog_posts/**/*.qmd",
         "techniques/*.qmd",
@@ -155,9 +155,18 @@ def test_topic_pages_list_their_topic():
     topics = {"01_backprop": "backprop", "02_transformers": "transformers", "03_reinforcement_learning": "rl",
               "04_interpretability": "interp", "05_alignment_notes": "alignment"}  # fmt: skip
     for folder, topic in topics.items():
-        listing = front_matter(REPO / folder / "index.qmd")["listing"]
+        listings = front_matter(REPO / folder / "index.qmd")["listing"]
+        listings = listings if isinstance(listings, list) else [listings]
+        (listing,) = [one for one in listings if one["id"] == "topic-days"]
         assert listing["include"]["categories"] == topic
         assert listing["contents"] == "../daily_logs/*/index.ipynb"
+
+
+def test_the_alignment_notes_are_listed_on_their_topic_page():
+    listings = front_matter(REPO / "05_alignment_notes" / "index.qmd")["listing"]
+    (notes,) = [one for one in listings if one["id"] == "topic-notes"]
+    assert len(site.topic_notes(REPO / "05_alignment_notes")) >= 4
+    assert notes["contents"] == "*.qmd" and notes["sort"] == "order asc"
 
 
 def write_entry(root: Path, day: int, topic: str, title: str = "T"):
@@ -193,6 +202,18 @@ def test_sidebars_hold_each_topic_overview_then_its_days_in_order(project):
     ], "previous/next follow this order: by day"
     assert backprop["contents"][1]["text"] == "Day\u00a01 · First"
     assert rl["title"] == "rl" and [c["text"] for c in rl["contents"]] == ["Day\u00a02 · Bandits"]
+
+
+def test_a_topic_s_notes_follow_its_overview_in_their_order_before_its_days(project):
+    notes = project / "01_backprop"
+    (notes / "zeta.qmd").write_text('---\ntitle: "Z"\norder: 1\n---\n')
+    (notes / "alpha.qmd").write_text('---\ntitle: "A"\norder: 2\n---\n')
+    (notes / "unordered.qmd").write_text("no front matter\n")
+    (sidebar_text,) = site.sidebar(project, all_entries(project)).values()
+    contents = yaml.safe_load(sidebar_text)["website"]["sidebar"][0]["contents"]
+    assert contents[:4] == ["01_backprop/index.qmd", "01_backprop/zeta.qmd", "01_backprop/alpha.qmd",
+                            "01_backprop/unordered.qmd"], "by `order`, pages without one last"  # fmt: skip
+    assert contents[4]["href"] == "daily_logs/day-001-t1/index.ipynb"
 
 
 def test_generated_files_are_written_once_and_then_current(project):
