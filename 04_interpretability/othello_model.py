@@ -31,14 +31,14 @@ SQUARE_TO_TOKEN[PLAYABLE] = np.arange(N_TOKENS)
 @dataclass
 class OthelloConfig:
     n_layers: int = 4  # enough depth to build a board and read legal moves off it (Li et al. use 8)
-    d_model: int = 128  # the residual stream the probes read
+    d_model: int = 64  # the residual stream the probes read; small, to train on a shared CPU core
     n_heads: int = 4
-    d_head: int = 32  # d_model / n_heads
-    d_mlp: int = 512  # 4 d_model, as in GPT-2
+    d_head: int = 16  # d_model / n_heads
+    d_mlp: int = 256  # 4 d_model, as in GPT-2
     n_ctx: int = 59  # moves 1..59 in, moves 2..60 predicted
     batch_size: int = 64
-    steps: int = 2000  # one pass over steps * batch_size = 128,000 fresh games, ~25 minutes on one busy core
-    lr: float = 2e-3  # peak, after a linear warm-up, then cosine decay to 0
+    steps: int = 1600  # one pass over steps * batch_size = 102,400 fresh games, about 6 CPU-minutes
+    lr: float = 3e-3  # peak, after a linear warm-up, then cosine decay to 0
     warmup: int = 100
     weight_decay: float = 0.01
     seed: int = 0  # model init, batch order and the training games (eval games use other seeds)
