@@ -43,8 +43,10 @@ def probe_heads(
         labels = labels[torch.randperm(len(labels), generator=torch.Generator().manual_seed(seed))]
     n_layers, n_heads = z.shape[1:3]
     return torch.tensor(
-        [[train_probe(z[:, layer, head], labels, 2, seed=seed).test_accuracy for head in range(n_heads)]
-         for layer in range(n_layers)]
+        [
+            [train_probe(z[:, layer, head], labels, 2, seed=seed).test_accuracy for head in range(n_heads)]
+            for layer in range(n_layers)
+        ]
     )
 
 

@@ -171,3 +171,16 @@ def prompt_sets(tokenizer: CharTokenizer, n_pairs: int = 256, n_heldout: int = 6
         "val_prose": contrast_prompts(tokenizer, "val", "prose", n_heldout, seed=81),
         "text": corpus_windows(n_heldout, "val", seed=82),
     }
+
+
+def crossing(xs: list[float], ys: list[float], level: float, zs: list[float] | None = None) -> float | None:
+    """Where the piecewise-linear curve (xs, ys) first reaches `level`: the x there, or, given `zs`, the value of the
+    piecewise-linear (xs, zs) at that x. None if ys never reaches it (rising curves: ys[k] >= level)."""
+    zs = xs if zs is None else zs
+    for k in range(len(xs)):
+        if ys[k] >= level:
+            if k == 0:
+                return zs[0]
+            t = (level - ys[k - 1]) / (ys[k] - ys[k - 1])
+            return zs[k - 1] + t * (zs[k] - zs[k - 1])
+    return None
