@@ -5,33 +5,11 @@ from functools import partial
 
 import pytest
 import torch
+from mechlearn.interp.ioi_hand_model import hand_wired_model
 from mechlearn.interp.path_patching import path_patch, path_patch_sweep, z_cache
 
 warnings.filterwarnings("ignore", message=".*HookedTransformer is deprecated.*")
 from transformer_lens import HookedTransformer, HookedTransformerConfig  # noqa: E402
-
-V = 4  # vocabulary; the residual stream is three blocks of V dims: token | written by 0.0 | written by 1.1
-
-
-def hand_wired_model() -> HookedTransformer:
-    """Head 0.0 copies the mean token one-hot into block 1; head 1.1 copies block 1 into block 2; only block 2 is
-    unembedded. All queries and keys are zero (uniform causal attention), every other head and bias is zero. So
-    head 0.0 reaches the logits only through head 1.1's values."""
-    cfg = HookedTransformerConfig(
-        n_layers=2, d_model=3 * V, n_ctx=8, d_head=V, n_heads=2, d_vocab=V, attn_only=True, normalization_type=None
-    )
-    model = HookedTransformer(cfg)
-    eye = torch.eye(V)
-    with torch.no_grad():
-        for p in model.parameters():
-            p.zero_()
-        model.W_E[:, :V] = eye
-        model.blocks[0].attn.W_V[0, :V] = eye
-        model.blocks[0].attn.W_O[0, :, V : 2 * V] = eye
-        model.blocks[1].attn.W_V[1, V : 2 * V] = eye
-        model.blocks[1].attn.W_O[1, :, 2 * V :] = eye
-        model.W_U[2 * V :] = eye
-    return model.eval()
 
 
 def logit_gap(logits: torch.Tensor) -> torch.Tensor:
