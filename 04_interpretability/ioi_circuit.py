@@ -34,7 +34,7 @@ def attention_to(
 ) -> Float[Tensor, "layer head"]:
     """Mean attention that position `query_pos[i]` pays to `key_pos[i]`, per head."""
     batch = torch.arange(patterns.shape[1])
-    return patterns[:, batch, :, query_pos, key_pos].mean(1)  # advanced indices first: (batch, layer, head)
+    return patterns[:, batch, :, query_pos, key_pos].mean(0)  # advanced indices go first: (batch, layer, head)
 
 
 def attention_patterns(model: HookedTransformer, tokens: Int[Tensor, "batch pos"]) -> Tensor:

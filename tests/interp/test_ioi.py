@@ -22,7 +22,7 @@ from mechlearn.interp.ioi import (
     split_prompts,
     training_stream,
 )
-from mechlearn.interp.ioi_circuit import circuit_logit_diff, mean_ablation_hooks, template_means
+from mechlearn.interp.ioi_circuit import attention_to, circuit_logit_diff, mean_ablation_hooks, template_means
 
 warnings.filterwarnings("ignore", message=".*HookedTransformer is deprecated.*")
 from transformer_lens import HookedTransformer, HookedTransformerConfig  # noqa: E402
@@ -119,3 +119,17 @@ def test_mean_ablating_all_but_one_head_matches_the_hand_sum():
     full = circuit_logit_diff(model, p, means, keep={(0, 0), (0, 1), (0, 2)})
     direct = (model(tokens)[:, -1, 2] - model(tokens)[:, -1, 3]).mean().item()
     assert full == pytest.approx(direct, abs=1e-5), "keeping every head must leave the model unchanged"
+
+
+def test_attention_to_reads_each_prompts_own_query_and_key_position():
+    """Pattern = one-hot on key 1 for prompt 0 and key 2 for prompt 1 (every layer and head, query 3): attention to
+    keys (1, 2) is 1 and to keys (2, 1) is 0. Catches averaging over the wrong axis or a shared key position."""
+    patterns = torch.zeros(2, 2, 3, 4, 4)  # (layer, batch, head, q, k)
+    patterns[:, 0, :, 3, 1] = 1.0
+    patterns[:, 1, :, 3, 2] = 1.0
+    patterns[1, :, 0, 3] = 0.25  # layer 1 head 0 attends uniformly
+    query = torch.tensor([3, 3])
+    got = attention_to(patterns, query, torch.tensor([1, 2]))
+    expected = torch.tensor([[1.0, 1.0, 1.0], [0.25, 1.0, 1.0]])
+    assert got.shape == (2, 3) and torch.allclose(got, expected)
+    assert torch.allclose(attention_to(patterns, query, torch.tensor([2, 1])), torch.tensor([[0.0] * 3, [0.25, 0, 0]]))
