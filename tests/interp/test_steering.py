@@ -13,6 +13,7 @@ from mechlearn.interp.iti import head_shift_hook, iti_hooks, shift_directions, t
 from mechlearn.interp.steering import (
     add_hook,
     code_share,
+    crossing,
     generate,
     line_kinds,
     mean_difference,
@@ -134,7 +135,60 @@ def test_day79_caa_moves_the_score_and_random_directions_do_not():
     curves = json.loads((folder / "caa_layers.json").read_text())
     k = curves["blocks.1.hook_resid_post"]["caa"]["coef"].index(2)
     for hook, c in curves.items():
-        assert c["caa"]["score"][k] == results[f"caa_score_c2_{hook.split('hook_')[1].replace('_', '')}"]
+        assert c["caa"]["score"][k] == results[f"caa_score_c2_{hook.split('hook_')[1]}{hook.split('.')[1]}"]
         assert c["caa"]["score"][0] == results["unsteered_score"], "c = 0 must be the unsteered run"
         assert c["caa"]["score"][k] > max(r["score"][k] for r in c["random"]), "CAA must beat every random draw"
     assert results["caa_score_c2_resid_post1"] > 3 * results["unsteered_score"]
+
+
+def test_crossing_interpolates_between_the_points_around_the_first_crossing():
+    xs, ys = [0.0, 1.0, 2.0, 4.0], [1.0, 1.5, 3.0, 6.0]
+    assert crossing(xs, ys, 2.0) == pytest.approx(4 / 3, abs=1e-12), "interpolates on the wrong segment"
+    assert crossing(xs, ys, 2.0, zs=[0.0, 10.0, 20.0, 40.0]) == pytest.approx(40 / 3, abs=1e-12)
+    assert crossing(xs, ys, 0.5) == 0.0 and crossing(xs, ys, 9.0) is None
+    assert crossing([0, 1, 2], [0.0, 2.0, 0.0], 1.0) == 0.5, "must take the first crossing of a curve that falls back"
+
+
+def test_day80_caa_beats_every_single_corpus_pair_at_equal_loss():
+    results, folder = _results("080")
+    curves = json.loads((folder / "actadd_vs_caa.json").read_text())
+    clean = curves["CAA, 256 pairs"]["loss"][0]
+
+    def at(name):
+        return crossing(curves[name]["loss"], curves[name]["loss"], clean + 1.0, zs=curves[name]["score"])
+
+    assert at("CAA, 256 pairs") == pytest.approx(results["caa_score_at_plus1nat"], abs=1e-9)
+    assert at("hand pair") == pytest.approx(results["hand_pair_score_at_plus1nat"], abs=1e-9)
+    singles = [at(f"pair {k}") for k in range(5)]
+    assert sum(singles) / 5 == pytest.approx(results["actadd_score_at_plus1nat"], abs=1e-6)  # float32 mean
+    assert max(singles) < at("CAA, 256 pairs") < at("hand pair"), "the page's ordering of the three"
+
+
+def test_day80_embedding_vector_does_not_transfer_and_negative_steering_removes_code():
+    results, folder = _results("080")
+    unsteered = _results("079")[0]["unsteered_score"]
+    transfer = json.loads((folder / "transfer.json").read_text())
+    pre0 = transfer["blocks.0.hook_resid_pre"]
+    assert pre0["blocks.1.hook_resid_post"] == results["transfer_pre0_to_post1"]
+    assert max(pre0["blocks.1.hook_resid_pre"], pre0["blocks.1.hook_resid_post"]) < unsteered + 0.01
+    on_code = json.loads((folder / "code_prompts.json").read_text())
+    negative = [s for c, s in zip(on_code["coef"], on_code["score"], strict=True) if c < 0]
+    assert max(negative) < unsteered < on_code["score"][on_code["coef"].index(0)]
+
+
+def test_day81_top_heads_reach_the_code_level_cheaper_than_caa_and_worst_heads_never():
+    results, folder = _results("081")
+    iti = json.loads((folder / "iti_sweep.json").read_text())
+    caa = json.loads((next(DAYS.glob("day-079-*")) / "caa_layers.json").read_text())
+    level = _results("078")[0]["corpus_score_code"]
+
+    def loss_at(curve):
+        return crossing(curve["score"], curve["score"], level, zs=curve["loss"])
+
+    iti_losses = [loss_at(iti[f"top {k}"]) for k in (1, 2, 4, 8)]
+    caa_losses = [x for x in (loss_at(c["caa"]) for c in caa.values()) if x is not None]
+    assert min(iti_losses) == pytest.approx(results["iti_loss_at_code_level"], abs=1e-9)
+    assert min(caa_losses) == pytest.approx(results["caa_loss_at_code_level"], abs=1e-9)
+    assert min(iti_losses) < min(caa_losses), "ITI must be the cheaper at matched behaviour, as the page says"
+    assert loss_at(iti["worst 2"]) is None, "the worst-read heads must never reach the level"
+    assert results["best_head_probe_acc"] > 0.85 > 0.55 > results["shuffled_probe_acc_max"]
