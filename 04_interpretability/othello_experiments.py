@@ -124,3 +124,28 @@ def intervention_sweep(folder: Path, model: HookedTransformer, W_relative: dict[
     """`run_intervention_sweep`, cached in `folder` as JSON."""
     path = Path(folder) / "intervention_errors.json"
     return cached_json(path, lambda: run_intervention_sweep(model, W_relative), DEPENDS_ON)
+
+
+def run_flip_probe(model: HookedTransformer) -> dict:
+    """Probes for "was this square flipped by the move just played?" at every hook (day 68), on the probe games.
+
+    Labels are 0/1 in the 3-class board probe (class 2 never occurs); with about 2 flips on 64 squares a constant
+    "no" is right 97% of the time, so the recall on flipped squares is reported beside the accuracy.
+    """
+    games = probe_games()
+    flipped = torch.from_numpy(replay(games[:, :59])["flipped"]).long()  # (n, 59, 64)
+    acts = residuals(model, games)
+    out: dict = {"hooks": hook_names(model.cfg.n_layers), "accuracy": [], "recall_flipped": [], "false_positive": []}
+    for i in range(acts.shape[0]):
+        x_tr, y_tr, x_te, y_te = split_positions(acts[i], flipped, N_PROBE_TRAIN)
+        probe = fit_board_probe(x_tr, y_tr, x_te, y_te)
+        pred = probe.predict(x_te)
+        out["accuracy"].append(probe.accuracy)
+        out["recall_flipped"].append((pred[y_te == 1] == 1).double().mean().item())
+        out["false_positive"].append((pred[y_te == 0] == 1).double().mean().item())
+    return out
+
+
+def flip_probe(folder: Path, model: HookedTransformer) -> dict:
+    """`run_flip_probe`, cached in `folder` as JSON."""
+    return cached_json(Path(folder) / "flip_probe.json", lambda: run_flip_probe(model), DEPENDS_ON)
