@@ -19,16 +19,22 @@ CONTROL_DAY = "day-060-weight-decay-off-no-grokking-and-what-decay-does"
 DEPENDS_ON = ["mechlearn.interp.grokking", "mechlearn.interp.grokking_fourier"]
 
 
+RUNS = {  # name: (config, folder). Names say what differs from `GrokkingConfig`'s defaults.
+    "lr2e-3_wd5": (GrokkingConfig(lr=2e-3, weight_decay=5.0, epochs=1400), MAIN_DAY),
+    "lr3e-3_wd5": (GrokkingConfig(lr=3e-3, weight_decay=5.0, epochs=1400), CONTROL_DAY),
+    "lr2e-3_wd0": (GrokkingConfig(lr=2e-3, weight_decay=0.0, epochs=1400), CONTROL_DAY),
+    "wd5": (GrokkingConfig(weight_decay=5.0, epochs=3000), CONTROL_DAY),
+}
+
+
 def run_paths(name: str) -> tuple[Path, Path]:
-    """(weights, curve) paths of a named run: 'main' in day 56's folder, others ('wd0', 'wd1') in day 60's."""
-    folder = DAYS / (MAIN_DAY if name == "main" else CONTROL_DAY)
+    """(weights, curve) paths of a named run."""
+    folder = DAYS / RUNS[name][1]
     return folder / f"grokking_{name}.safetensors", folder / f"grokking_{name}_curve.json"
 
 
 def run_config(name: str) -> GrokkingConfig:
-    return {"main": GrokkingConfig(), "wd0": GrokkingConfig(weight_decay=0.0), "wd1": GrokkingConfig(weight_decay=1.0)}[
-        name
-    ]
+    return RUNS[name][0]
 
 
 def train_or_load(name: str, progress: bool = True, on_snapshot=None) -> tuple[dict, dict]:
@@ -47,7 +53,7 @@ def train_or_load(name: str, progress: bool = True, on_snapshot=None) -> tuple[d
     return weights, curve
 
 
-def load_run(name: str = "main") -> tuple[HookedTransformer, dict]:
+def load_run(name: str = "lr2e-3_wd5") -> tuple[HookedTransformer, dict]:
     """The committed model of run `name` and its curve."""
     weights, curve = train_or_load(name, progress=False)
     return make_model(GrokkingConfig(**curve["config"]), weights), curve
