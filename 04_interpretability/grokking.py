@@ -17,7 +17,7 @@ and — computed after training from snapshots kept in memory, with the *final* 
 restricted and excluded losses (`mechlearn.interp.grokking_fourier`).
 """
 
-from __future__ import annotations
+from __future__ import annotations  # noqa: I001  (order kept: reformatting would restale the cached runs)
 
 import warnings
 from collections.abc import Callable
@@ -99,7 +99,7 @@ def train_test_split(cfg: GrokkingConfig) -> tuple[Int[Tensor, " n_train"], Int[
     return perm[:n_train], perm[n_train:]
 
 
-def last_position_logits(model: HookedTransformer, tokens: Int[Tensor, "batch 3"]) -> Float[Tensor, "batch d_vocab_out"]:
+def last_position_logits(model: HookedTransformer, tokens: Int[Tensor, "batch 3"]) -> Float[Tensor, "batch d_vocab_out"]:  # noqa: E501  # fmt: skip
     """`model(tokens)[:, -1]` computed only at the last position (one layer, no LayerNorm)."""
     attn, mlp = model.blocks[0].attn, model.blocks[0].mlp
     emb = model.W_E[None] + model.W_pos[:, None]  # (pos, vocab, d_model): the residual of token t at pos

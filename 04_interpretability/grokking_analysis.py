@@ -18,11 +18,10 @@ import math
 import torch
 from einops import einsum
 from jaxtyping import Float
-from torch import Tensor
-from transformer_lens import HookedTransformer
-
 from mechlearn.interp.grokking import all_pairs, last_position_logits
 from mechlearn.interp.grokking_fourier import fourier_basis
+from torch import Tensor
+from transformer_lens import HookedTransformer
 
 
 def p_of(model: HookedTransformer) -> int:

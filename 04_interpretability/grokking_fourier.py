@@ -5,10 +5,12 @@ $\\sqrt{2/p}\\cos(2\\pi k x/p)$, $\\sqrt{2/p}\\sin(2\\pi k x/p)$ — row $2k-1$ 
 
 Progress measures, for logits $L[a, b, c]$ over all $p^2$ inputs and a set $K$ of key frequencies
 ($w_k = 2\\pi k/p$): as functions of $(a, b)$, $\\cos(w_k(a+b))$ and $\\sin(w_k(a+b))$ are orthogonal directions
-of norm $p/\\sqrt 2$, and the algorithm's logits $\\sum_k \\alpha_k \\cos(w_k(a+b-c)) = \\sum_k \\alpha_k[\\cos(w_k(a+b))
-\\cos(w_k c) + \\sin(w_k(a+b))\\sin(w_k c)]$ lie, for every output $c$, in their span.
+of norm $p/\\sqrt 2$, and the algorithm's logits $\\sum_k \\alpha_k \\cos(w_k(a+b-c))$
+$= \\sum_k \\alpha_k[\\cos(w_k(a+b))\\cos(w_k c) + \\sin(w_k(a+b))\\sin(w_k c)]$ lie, for every output $c$, in their
+span.
 
-* restricted logits: the projection of each output's logits onto span$\\{1, \\cos(w_k(a+b)), \\sin(w_k(a+b)) : k \\in K\\}$;
+* restricted logits: the projection of each output's logits onto
+  span$\\{1, \\cos(w_k(a+b)), \\sin(w_k(a+b)) : k \\in K\\}$;
 * excluded logits: the logits minus their projection onto span$\\{\\cos(w_k(a+b)), \\sin(w_k(a+b)) : k \\in K\\}$.
 """
 

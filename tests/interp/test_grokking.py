@@ -71,7 +71,7 @@ def test_cos_of_a_plus_b_minus_c_identity():
 def _planted_logits(freqs, alphas, nuisance_scale):
     """logits[(a, b), c] = sum_k alpha_k cos(w_k (a+b-c)) + a term in a alone (orthogonal to every cos/sin(w(a+b)))."""
     a, b, c = torch.meshgrid(*(torch.arange(P, dtype=torch.float64),) * 3, indexing="ij")
-    clean = sum(al * torch.cos(2 * math.pi * k / P * (a + b - c)) for k, al in zip(freqs, alphas))
+    clean = sum(al * torch.cos(2 * math.pi * k / P * (a + b - c)) for k, al in zip(freqs, alphas, strict=True))
     nuisance = nuisance_scale * torch.cos(2 * math.pi * 5 * (a - c) / P)
     return clean.reshape(P * P, P), nuisance.reshape(P * P, P)
 
@@ -113,7 +113,7 @@ def test_last_position_fast_path_equals_transformer_lens():
     model = make_model(cfg)
     gen = torch.Generator().manual_seed(0)
     with torch.no_grad():
-        for name, param in model.named_parameters():
+        for param in model.parameters():
             if not param.requires_grad:
                 param.copy_(torch.randn(param.shape, generator=gen))
     tokens, labels = all_pairs(P)
@@ -124,5 +124,5 @@ def test_last_position_fast_path_equals_transformer_lens():
         torch.nn.functional.cross_entropy(logits, labels).backward()
         grads.append((logits.detach(), [p.grad.clone() for p in model.parameters() if p.requires_grad]))
     assert torch.allclose(grads[0][0], grads[1][0], atol=1e-5)
-    for g_ref, g_fast in zip(grads[0][1], grads[1][1]):
+    for g_ref, g_fast in zip(grads[0][1], grads[1][1], strict=True):
         assert torch.allclose(g_ref, g_fast, atol=1e-5)
