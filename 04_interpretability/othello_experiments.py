@@ -30,6 +30,11 @@ INTERVENTION_SEED, N_CASES = 69_000, 200
 LAYERS, SCALES = (1, 2), (1.0, 2.0, 4.0, 8.0)  # edit after block 1 or 2 (of 0-3); alpha in the flip edit
 
 
+def day_dir(day: int) -> Path:
+    """A day's folder in the repository, found from this file (so a notebook copy run elsewhere finds it too)."""
+    return next((Path(__file__).resolve().parents[1] / "daily_logs").glob(f"day-{day:03d}-*"))
+
+
 def probe_games() -> np.ndarray:
     n = N_PROBE_TRAIN + N_PROBE_TEST
     return random_games(int(n * 1.05) + 10, seed=PROBE_SEED)[:n]
