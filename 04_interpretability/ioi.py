@@ -44,7 +44,7 @@ N_TRAIN_TEMPLATES = 12
 POS_A, POS_B, POS_S2, POS_END = 2, 4, 10, 14  # token positions, BOS at 0
 PLACES = "store park school garden house beach office market library station kitchen farm river hotel cafe".split()
 OBJECTS = "drink book ball letter apple gift key ring hat pen cake bag card toy flower".split()
-FILLER = [  # {N}, {M}: random names (any, held-out ones included)
+FILLER = [  # {N}, {M}: random names (any, held-out ones included; IOI sentences use training names only)
     "{N} went to the {PLACE} .",
     "{N} likes the {OBJECT} .",
     "the {OBJECT} is in the {PLACE} .",
@@ -55,6 +55,8 @@ FILLER = [  # {N}, {M}: random names (any, held-out ones included)
     "{N} is happy .",
     "{N} found a {OBJECT} in the {PLACE} .",
     "{N} called {M} .",
+    "{N} met {M} , and {M} smiled .",  # a name repeated: copying from context, for every name
+    "{N} called {M} , then {N} left .",
 ]
 N_NAMES, N_TRAIN_NAMES = 300, 240
 
