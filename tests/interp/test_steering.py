@@ -192,3 +192,18 @@ def test_day81_top_heads_reach_the_code_level_cheaper_than_caa_and_worst_heads_n
     assert min(iti_losses) < min(caa_losses), "ITI must be the cheaper at matched behaviour, as the page says"
     assert loss_at(iti["worst 2"]) is None, "the worst-read heads must never reach the level"
     assert results["best_head_probe_acc"] > 0.85 > 0.55 > results["shuffled_probe_acc_max"]
+
+
+@pytest.mark.slow
+def test_day79_cached_point_regenerates_bit_for_bit():
+    from mechlearn.interp.sae_lm import lm_and_tokenizer
+    from mechlearn.interp.steering import prompt_sets, score_and_loss, steering_vector
+
+    results, folder = _results("079")
+    model, tokenizer = lm_and_tokenizer()
+    sets = prompt_sets(tokenizer)
+    hook = "blocks.1.hook_resid_post"
+    v = steering_vector(model, sets["code"], sets["prose"], hook)
+    point = score_and_loss(model, tokenizer, sets["val_prose"], sets["text"], steer(hook, v, 2.0))
+    assert point["score"] == results["caa_score_c2_resid_post1"], "the seeded generation must reproduce the cache"
+    assert point["loss"] == pytest.approx(results["caa_loss_c2_resid_post1"], abs=1e-5)
