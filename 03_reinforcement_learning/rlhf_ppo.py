@@ -41,7 +41,7 @@ from mechlearn.artefacts import cached_json
 @dataclass
 class RLHFArgs:
     beta: float = 0.1
-    """KL penalty coefficient: nats of log-ratio that cost one full stop"""
+    """KL penalty coefficient: the reward, in full stops, that one nat of log-ratio costs"""
     seed: int = 0
     """seeds the value head, the prompt batches, the samples and the minibatch order"""
     iterations: int = 60
