@@ -133,3 +133,54 @@ def test_added_vector_changes_only_the_last_position_by_the_expected_amount(toy)
     before = logits_with_vector(model, shuffled, 0, v)  # before the block: v, plus head 0's share 5 v / 6
     assert torch.allclose(before[:, -1] - base[:, -1], (v + 5 * v / 6).expand(4, -1), atol=1e-5)
     assert torch.equal(before[:, :-1], base[:, :-1]), "the vector was added at earlier positions too"
+
+
+def uniform_model(vocab: int, pos: int, d_model: int = 8) -> HookedTransformer:
+    """All weights zero except random embeddings/unembedding: every head attends uniformly to the positions it sees."""
+    cfg = HookedTransformerConfig(
+        n_layers=1, d_model=d_model, n_ctx=pos, d_head=4, n_heads=2, d_vocab=vocab, attn_only=True,
+        normalization_type=None, seed=0, device="cpu",
+    )  # fmt: skip
+    model = HookedTransformer(cfg)
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            if name not in ("embed.W_E", "unembed.W_U"):
+                p.zero_()
+    return model.eval()
+
+
+def test_attention_roles_of_a_uniform_head_are_the_role_counts_not_shifted_by_one():
+    from mechlearn.interp.fv_experiments import ROLES, attention_by_role
+    from mechlearn.interp.icl_tasks import D_VOCAB
+
+    b = icl_batch("successor", 4, 2, torch.Generator().manual_seed(4))  # 11 tokens
+    roles = attention_by_role(uniform_model(D_VOCAB, 11), b)
+    counts = torch.tensor([1, 2, 2, 2, 2, 1, 1.0]) / 11  # BOS, x_i, arrows, y_i, separators, x_q, last arrow
+    assert len(ROLES) == 7 and torch.allclose(roles[0, 0], counts), roles[0, 0]
+
+
+def test_mean_difference_and_transplant_against_direct_cache_reads():
+    from mechlearn.interp.fv_diagnostics import mean_difference_vectors, transplant_answers
+
+    model = hand_built()
+    a = torch.tensor([[0, 3, 3, 3, 1, 3], [0, 2, 3, 4, 1, 5]])
+    b = torch.tensor([[0, 4, 5, 6, 1, 2], [0, 9, 9, 9, 1, 9]])
+    diff = mean_difference_vectors(model, a, b)
+    _, ca = model.run_with_cache(a)
+    _, cb = model.run_with_cache(b)
+    assert torch.allclose(diff[1], ca["resid_post", 0][:, -1].mean(0) - cb["resid_post", 0][:, -1].mean(0))
+    assert torch.allclose(diff[0], ca["resid_pre", 0][:, -1].mean(0) - cb["resid_pre", 0][:, -1].mean(0))
+    with torch.no_grad():
+        own_a, own_b = model(a)[:, -1].argmax(-1), model(b)[:, -1].argmax(-1)
+    assert torch.equal(transplant_answers(model, a, b, "blocks.0.hook_resid_post"), own_b), "did not take the donor"
+    assert torch.equal(transplant_answers(model, a, a, "blocks.0.hook_resid_pre"), own_a), "self-transplant moved"
+
+
+def test_function_vectors_stack_one_vector_per_task():
+    from mechlearn.interp.fv_experiments import function_vectors
+
+    model = hand_built()
+    means = torch.randn(3, 1, 2, 10, generator=torch.Generator().manual_seed(5))  # (task, layer, head, d_head)
+    fvs = function_vectors(model, means, [(0, 0), (0, 1)])
+    for t in range(3):
+        assert torch.allclose(fvs[t], sum(means[t, 0, h] @ model.W_O[0, h] for h in range(2)), atol=1e-6)
