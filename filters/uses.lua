@@ -62,7 +62,8 @@ function Pandoc(doc)
   end
   local up = offset()
   local blocks = {}
-  if arena ~= nil then
+  -- `arena: "none"` (mechlearn.vocabulary.NO_SECTION): the day follows no ARENA section, and says nothing about it.
+  if arena ~= nil and stringify(arena) ~= "none" then
     local number = stringify(arena)
     local section = vocab.arena and vocab.arena[number]
     if section then

@@ -172,7 +172,10 @@ def front_matter_problems(front: dict, vocab: Vocabulary) -> list[str]:
     problems = (
         arena_problems(front.get("arena"), vocab)
         if "arena" in front
-        else [f"front matter: missing 'arena' (the ARENA section the day follows: {', '.join(vocab.arena)})"]
+        else [
+            f"front matter: missing 'arena' (the ARENA section the day follows: {', '.join(vocab.arena)}; "
+            f'"{NO_SECTION}" if it follows none)'
+        ]
     )
     if "uses" not in front:
         problems.append("front matter: missing 'uses' (a list of {technique: ..., solves: ...} from vocabulary.yml)")
@@ -190,9 +193,14 @@ def front_matter_problems(front: dict, vocab: Vocabulary) -> list[str]:
     return problems
 
 
+NO_SECTION = "none"  # `arena: "none"`: a day that follows no ARENA section (the closing retrospective)
+
+
 def arena_problems(arena, vocab: Vocabulary) -> list[str]:
     if not isinstance(arena, str):
         return [f"front matter: 'arena' must be a quoted section number such as \"1.1\", got {arena!r}"]
+    if arena == NO_SECTION:
+        return []
     if arena not in vocab.arena:
         return [f"front matter: arena {arena!r} is not a section in {VOCABULARY_FILE}{_hint(arena, vocab.arena)}"]
     return []

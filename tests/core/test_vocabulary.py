@@ -107,10 +107,14 @@ def test_each_front_matter_mistake_is_named(change, message):
     assert len(problems) == 1 and message in problems[0], problems
 
 
+def test_a_day_may_say_it_follows_no_arena_section():
+    assert front_matter_problems({**GOOD, "arena": "none"}, VOCAB) == []
+
+
 def test_missing_fields_are_named_with_what_to_write():
     problems = front_matter_problems({"categories": ["transformers"]}, VOCAB)
     assert problems == [
-        "front matter: missing 'arena' (the ARENA section the day follows: 1.1, 1.2)",
+        "front matter: missing 'arena' (the ARENA section the day follows: 1.1, 1.2; \"none\" if it follows none)",
         "front matter: missing 'uses' (a list of {technique: ..., solves: ...} from vocabulary.yml)",
     ]
 
