@@ -99,3 +99,11 @@ def circuit_logit_diff(model: HookedTransformer, prompts: IOIPrompts, means: Ten
     with torch.no_grad():
         logits = model.run_with_hooks(prompts.tokens, fwd_hooks=hooks)
     return float(logit_diff(logits, prompts.io, prompts.s))
+
+
+# The circuit of day 70's model, as days 72-73 found it (path patching to the logits, then into the writers' values).
+CIRCUIT_CLASSES: dict[str, list[Head]] = {
+    "subject suppressors": [(1, 0), (1, 2), (2, 0)],  # at END, read positions 12/13 and write −S into the logits
+    "S2 copiers": [(0, 0), (0, 2), (0, 3)],  # copy S2 to positions 12/13; at END they attend to both names
+}
+CIRCUIT: list[Head] = [head for heads in CIRCUIT_CLASSES.values() for head in heads]

@@ -6,7 +6,7 @@ from functools import partial
 import pytest
 import torch
 from mechlearn.interp.ioi_hand_model import hand_wired_model
-from mechlearn.interp.path_patching import path_patch, path_patch_sweep, z_cache
+from mechlearn.interp.path_patching import path_patch, z_cache
 
 warnings.filterwarnings("ignore", message=".*HookedTransformer is deprecated.*")
 from transformer_lens import HookedTransformer, HookedTransformerConfig  # noqa: E402
@@ -58,8 +58,8 @@ def test_path_to_the_final_residual_equals_activation_patching_for_last_layer_he
     g = torch.Generator().manual_seed(0)
     clean, corrupted = torch.randint(0, 11, (5, 6), generator=g), torch.randint(0, 11, (5, 6), generator=g)
     metric = lambda logits: logits[:, -1, 2].mean()  # noqa: E731
-    swept = path_patch_sweep(model, clean, corrupted, metric)
-    corrupted_z = z_cache(model, corrupted)
+    clean_z, corrupted_z = z_cache(model, clean), z_cache(model, corrupted)
+    swept = torch.tensor([path_patch(model, clean, [(1, h)], "resid", metric, clean_z, corrupted_z) for h in range(3)])
     for head in range(3):
 
         def patch(z, hook, head=head):
@@ -69,5 +69,5 @@ def test_path_to_the_final_residual_equals_activation_patching_for_last_layer_he
 
         with torch.no_grad():
             reference = metric(model.run_with_hooks(clean, fwd_hooks=[("blocks.1.attn.hook_z", patch)])).item()
-        assert swept[1, head].item() == pytest.approx(reference, abs=1e-5)
-    assert not torch.allclose(swept[1], swept[1, :1].expand(3)), "the heads should differ in a random model"
+        assert swept[head].item() == pytest.approx(reference, abs=1e-5)
+    assert not torch.allclose(swept, swept[:1].expand(3)), "the heads should differ in a random model"
