@@ -103,3 +103,59 @@ def minimal_pairs(n: int, length: int, kind: str, seed: int) -> tuple[list[str],
         clean.append(s)
         corrupted.append(bad)
     return clean, corrupted
+
+
+def dip_at(n: int, k: int, rng: random.Random) -> str:
+    """A length-`n` string, counts matched, whose elevation dips below zero exactly once, at position `k + 1`:
+    a balanced string of length `k`, then `)(`, then a balanced string of length `n - 2 - k` (`n`, `k` even)."""
+    if n % 2 or k % 2 or not 0 <= k <= n - 2:
+        raise ValueError(f"need even n and even k in [0, n-2], got n={n}, k={k}")
+    return _dyck(k // 2, rng) + ")(" + _dyck((n - 2 - k) // 2, rng)
+
+
+def extra_open_at(n: int, k: int, rng: random.Random) -> str:
+    """A length-`n` string (odd `n`) that never goes negative and ends at $+1$: a balanced string of length `n - 1`
+    with one `(` inserted before position `k + 1`."""
+    if n % 2 == 0 or not 0 <= k <= n - 1:
+        raise ValueError(f"need odd n and k in [0, n-1], got n={n}, k={k}")
+    d = _dyck((n - 1) // 2, rng)
+    return d[:k] + "(" + d[k:]
+
+
+def head_outputs(
+    model: HookedTransformer, tokens: Tensor
+) -> tuple[Float[Tensor, "layer head batch query d_model"], Float[Tensor, "layer head batch query key"]]:
+    """Every head's output $z W_O$ at every position, and its attention pattern."""
+    with torch.no_grad():
+        _, cache = model.run_with_cache(tokens, names_filter=lambda n: n.endswith(("hook_z", "hook_pattern")))
+    out = torch.stack(
+        [
+            torch.einsum("b q h d, h d m -> h b q m", cache["z", layer], model.W_O[layer])
+            for layer in range(model.cfg.n_layers)
+        ]
+    )
+    patterns = torch.stack([cache["pattern", layer].transpose(0, 1) for layer in range(model.cfg.n_layers)])
+    return out, patterns
+
+
+def elevation_r2_table(model: HookedTransformer, strings: list[str]) -> dict[str, Float[Tensor, "layer head query"]]:
+    """For strings of one length $n$: $R^2$ of each head's output at each query position $q$ (0 = [START],
+    $1..n$ brackets, $n+1$ = [END]) on the proportion of `(` in the whole string, in the prefix $s_1..s_q$ and in
+    the suffix $s_q..s_n$ (bracket positions only for the last two)."""
+    n = len(strings[0])
+    assert all(len(s) == n for s in strings), "one length at a time"
+    out, _ = head_outputs(model, tokenize(strings, n_ctx=n + 2))
+    L, H = out.shape[:2]
+    whole = torch.tensor([open_fraction(s) for s in strings])
+    pre = torch.tensor([prefix_fractions(s) for s in strings])
+    suf = torch.tensor([suffix_fractions(s) for s in strings])
+    table = {k: torch.full((L, H, n + 2), float("nan")) for k in ("whole", "prefix", "suffix")}
+    for layer in range(L):
+        for head in range(H):
+            for q in range(n + 2):
+                y = out[layer, head, :, q]
+                table["whole"][layer, head, q] = r2_score(whole, y)
+                if 1 <= q <= n:
+                    table["prefix"][layer, head, q] = r2_score(pre[:, q - 1], y)
+                    table["suffix"][layer, head, q] = r2_score(suf[:, q - 1], y)
+    return table

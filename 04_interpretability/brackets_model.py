@@ -46,7 +46,8 @@ class BracketsConfig:
     n_train: int = 100_000  # strings; the generator over-represents near-balanced ones
     n_test: int = 5_000  # held out: none occurs in the training list
     batch_size: int = 256
-    epochs: int = 4  # 1563 steps: about two minutes on a free core
+    epochs: int = 4  # per cycle: 1563 steps, about two minutes on a free core
+    cycles: int = 1  # warm restarts (more cycles continue training; not used for the committed checkpoint)
     lr: float = 3e-3  # peak; 5% linear warm-up, then cosine decay to 0
     warmup: float = 0.05
     weight_decay: float = 0.01
@@ -147,8 +148,15 @@ def length_batches(lengths: Int[Tensor, " n"], batch_size: int, gen: torch.Gener
     return [batches[i] for i in torch.randperm(len(batches), generator=gen)]
 
 
-def train_brackets_model(cfg: BracketsConfig) -> tuple[dict[str, Tensor], dict]:
-    """AdamW on cross-entropy of the [START] logits; returns (state_dict, curve with held-out accuracy per class)."""
+def train_brackets_model(
+    cfg: BracketsConfig, resume: tuple[dict[str, Tensor], dict, int] | None = None
+) -> tuple[dict[str, Tensor], dict]:
+    """AdamW on cross-entropy of the [START] logits; returns (state_dict, curve with held-out accuracy per class).
+
+    Training runs `cfg.cycles` warm restarts (Loshchilov and Hutter's SGDR): each cycle is `cfg.epochs` epochs with
+    a fresh AdamW, its own warm-up and cosine decay. `resume = (weights, curve, cycles_done)` continues a run after
+    `cycles_done` cycles, replaying the data order of the skipped cycles, so it ends where a run from scratch would.
+    """
     torch.manual_seed(cfg.seed)
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # 2 shared cores: one is plenty for a model this size
@@ -159,26 +167,37 @@ def train_brackets_model(cfg: BracketsConfig) -> tuple[dict[str, Tensor], dict]:
         lengths = torch.tensor([len(s) for s in train])
         monitor = test[: cfg.n_test // 5]
         model = make_model(cfg).train()
-        opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-        total = cfg.epochs * -(-len(train) // cfg.batch_size)
-        sched = torch.optim.lr_scheduler.LambdaLR(opt, partial(warmup_cosine, total=total, warmup=cfg.warmup))
         gen = torch.Generator().manual_seed(cfg.seed)
-        curve: dict = {"step": [], "loss": [], "test_accuracy": [], "config": asdict(cfg)}
-        step = 0
-        for _ in range(cfg.epochs):
-            for idx in length_batches(lengths, cfg.batch_size, gen):
-                width = int(lengths[idx].max()) + 2  # the rest is [PAD] for every string: masked, so cut it
-                loss = F.cross_entropy(class_logits(model, tokens[idx, :width]), labels[idx])
-                opt.zero_grad()
-                loss.backward()
-                opt.step()
-                sched.step()
-                if step % cfg.eval_every == 0:
-                    curve["step"].append(step)
-                    curve["loss"].append(loss.item())
-                    curve["test_accuracy"].append(accuracy_per_class(model.eval(), monitor)["all"])
-                    model.train()
-                step += 1
+        per_cycle = cfg.epochs * -(-len(train) // cfg.batch_size)
+        curve: dict = {"step": [], "loss": [], "test_accuracy": []}
+        done = 0
+        if resume is not None:
+            weights, old, done = resume
+            model.load_state_dict(weights, strict=False)
+            curve = {k: list(old[k]) for k in ("step", "loss", "test_accuracy")}
+        curve["config"] = asdict(cfg)
+        for cycle in range(cfg.cycles):
+            if cycle < done:
+                for _ in range(cfg.epochs):
+                    length_batches(lengths, cfg.batch_size, gen)  # the same draws as the skipped cycle made
+                continue
+            opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+            sched = torch.optim.lr_scheduler.LambdaLR(opt, partial(warmup_cosine, total=per_cycle, warmup=cfg.warmup))
+            step = cycle * per_cycle
+            for _ in range(cfg.epochs):
+                for idx in length_batches(lengths, cfg.batch_size, gen):
+                    width = int(lengths[idx].max()) + 2  # the rest is [PAD] for every string: masked, so cut it
+                    loss = F.cross_entropy(class_logits(model, tokens[idx, :width]), labels[idx])
+                    opt.zero_grad()
+                    loss.backward()
+                    opt.step()
+                    sched.step()
+                    if step % cfg.eval_every == 0:
+                        curve["step"].append(step)
+                        curve["loss"].append(loss.item())
+                        curve["test_accuracy"].append(accuracy_per_class(model.eval(), monitor)["all"])
+                        model.train()
+                    step += 1
         model.eval()
         curve["final"] = accuracy_per_class(model, test)
         return {name: p.detach().clone() for name, p in model.named_parameters()}, curve
