@@ -1,0 +1,60 @@
+"""The claims of days 66-69, checked on the committed artefacts; slow: retraining from the seed gives the same model."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from mechlearn.interp.othello import random_games
+from mechlearn.interp.othello_checkpoint import WEIGHTS, checkpoint_dir, load_othello_gpt
+from mechlearn.interp.othello_experiments import day_dir
+from mechlearn.interp.othello_model import OthelloConfig, legal_move_rate, train_othello_model
+from safetensors.torch import load_file
+
+
+def recorded(day: int, name: str) -> float:
+    return json.loads((day_dir(day) / "results.json").read_text())[name]["value"]
+
+
+def test_committed_model_plays_legal_moves_at_the_recorded_rate():
+    model, _ = load_othello_gpt()
+    rate, _ = legal_move_rate(model, random_games(10, seed=66_001)[:8])
+    # 8 held-out games (472 predictions, standard error ~2 points): within 6 points of the rate on 1,000 games
+    assert rate >= recorded(66, "legal_move_rate") - 0.06, "the committed weights do not match day 66's claim"
+
+
+def test_mine_theirs_beats_colour_a_little_and_neither_beats_guessing_on_occupied_squares():
+    # day 67's claims: relative > colour at every layer (by ~5 points), both > random-init, all < 54% base rate
+    metrics = json.loads((day_dir(67) / "probe_accuracy.json").read_text())
+    rel = [m["accuracy_nonempty"] for m in metrics["relative"]]
+    col = [m["accuracy_nonempty"] for m in metrics["colour"]]
+    rnd = [m["accuracy_nonempty"] for m in metrics["random_model"]]
+    best = int(np.argmax(rel))
+    assert rel[best] == pytest.approx(recorded(67, "probe_relative_best_occupied"), abs=1e-12)
+    assert all(r - c > 0.03 for r, c in zip(rel, col, strict=True)), "mine/theirs should beat black/white"
+    assert min(col[1:]) > max(rnd), "the trained model's colour probe should beat the random-init control"
+    assert rel[best] < 0.54, "day 67 says no probe beats always guessing the more common label"
+
+
+def test_probe_edit_does_not_move_predictions_towards_the_edited_board():
+    # day 69's claim (negative): no (layer, scale) brings the errors below the unedited model's
+    res = json.loads((day_dir(69) / "intervention_errors.json").read_text())
+    clean = np.mean(res["clean_vs_edited_board"])
+    assert clean == pytest.approx(recorded(69, "errors_unedited"))
+    best = min(np.mean(res[f"{layer}:{scale}"]["probe"]) for layer in res["layers"] for scale in res["scales"])
+    assert best >= clean, "some edit did help: day 69's text would be wrong"
+    assert len(res["cases"]) == 200
+
+
+def test_empty_directions_point_at_their_own_unembedding():
+    assert recorded(68, "empty_unembed_diag_cos") > 0.4
+
+
+@pytest.mark.slow
+def test_retraining_from_the_seed_reproduces_the_committed_weights():
+    weights, curve = train_othello_model(OthelloConfig(), progress=False)
+    committed = load_file(str(checkpoint_dir() / WEIGHTS))
+    for name, w in weights.items():
+        assert torch.allclose(w.float(), committed[name].float(), atol=1e-2), name
+    saved = json.loads((checkpoint_dir() / "othello_training_curve.json").read_text())
+    assert curve["legal_rate"][-1] == pytest.approx(saved["legal_rate"][-1], abs=0.01)
