@@ -15,8 +15,8 @@ of `1e-4` (as gymnasium's), so the first observation is not divided by a zero va
   sets $G_t = r_t$ on a terminating step and carries $G$ over truncations; on one episode the two agree on every step
   but a terminating last one.
 
-`update = False` freezes the statistics (evaluation uses the ones training ended with); `state()` and
-`load_state()` move them in and out of a checkpoint.
+`update = False` freezes the statistics (evaluation uses the ones training ended with); `normaliser_state` and
+`load_normaliser_state` move them in and out of a checkpoint.
 """
 
 from __future__ import annotations
