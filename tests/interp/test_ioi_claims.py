@@ -69,7 +69,7 @@ def test_circuit_faithfulness_is_the_share_day_74_records(model):
 
 @pytest.mark.slow
 def test_retraining_from_the_seed_learns_ioi():
-    """About 4 minutes on an idle core: the committed config reaches over 90% accuracy on fresh prompts."""
+    """2,500 steps, minutes on one core: the committed config reaches over 90% accuracy on fresh prompts."""
     cfg = IOIModelConfig()
     weights, _ = train_ioi_model(cfg, progress=False)
     result = ioi_metrics(make_model(cfg, weights), split_prompts("train names, train templates", 500, seed=7)[0])
