@@ -1,4 +1,4 @@
-"""A 4-layer `HookedTransformer` trained on the in-context-learning tasks of `mechlearn.interp.icl_tasks`.
+"""A 3-layer `HookedTransformer` trained on the in-context-learning tasks of `mechlearn.interp.icl_tasks`.
 
 Each training sequence holds `k` demonstrations of one task and a query; the loss is the cross-entropy of every label
 given what precedes it, so one sequence trains predictions from 0, 1, …, k demonstrations at once. The model is
@@ -32,15 +32,15 @@ DEPENDS_ON = ["mechlearn.interp.fv_model", "mechlearn.interp.icl_tasks"]
 
 @dataclass
 class ICLConfig:
-    n_demos: int = 6  # demonstrations per training sequence (n_ctx = 4 * n_demos + 3)
-    n_layers: int = 4  # room for a "read the pairs" stage, a "pool over demonstrations" stage and an "apply" stage
+    n_demos: int = 5  # demonstrations per training sequence (n_ctx = 4 * n_demos + 3)
+    n_layers: int = 3  # a "read the pairs" stage, a "pool over demonstrations" stage and an "apply" stage
     n_heads: int = 4
-    d_model: int = 128
-    d_head: int = 32  # d_model / n_heads
+    d_model: int = 64  # small: 2 CPU cores are shared by several jobs
+    d_head: int = 16  # d_model / n_heads
     d_mlp: int = 256  # the MLPs store the lookups (x+1, antonyms, case) the heads cannot
     batch_size: int = 32  # fresh sequences every step, each with n_demos + 1 labels
-    steps: int = 4000  # about 4 minutes on one unshared core
-    lr: float = 1e-3
+    steps: int = 2000  # a few minutes on one core
+    lr: float = 2e-3
     weight_decay: float = 0.01
     seed: int = 0
 
@@ -107,13 +107,13 @@ def train_icl_model(cfg: ICLConfig, progress: bool = True) -> tuple[dict[str, Te
             loss.backward()
             opt.step()
             sched.step()
-            if step % 200 == 0 or step == cfg.steps - 1:
+            if step % 100 == 0 or step == cfg.steps - 1:
                 model.eval()
                 curve["step"].append(step)
                 curve["loss"].append(loss.item())
                 for t in TASK_NAMES:
                     for k in shown:
-                        curve["accuracy"][t][str(k)].append(icl_accuracy(model, t, k, n=64, seed=10_000 + k))
+                        curve["accuracy"][t][str(k)].append(icl_accuracy(model, t, k, n=32, seed=10_000 + k))
                 model.train()
         return {name: p.detach().clone() for name, p in model.named_parameters()}, curve
     finally:
