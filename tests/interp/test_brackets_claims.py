@@ -31,7 +31,7 @@ def test_day_61_quotes_the_committed_curve_and_the_hard_class_is_the_weak_one():
 
 def test_committed_weights_classify_fresh_strings(model):
     """Guards against a checkpoint saved from the wrong model (or loaded without its padding mask)."""
-    strings = make_dataset(120, seed=2024)
+    strings = make_dataset(60, seed=2024)
     correct = (predict(model, strings) == torch.tensor([is_balanced(s) for s in strings])).float().mean()
     assert correct >= 0.9, f"committed weights get only {correct:.3f} of fresh strings right"
 
@@ -46,3 +46,17 @@ def test_retraining_with_the_same_seed_reproduces_the_checkpoint():
     worst = max(abs(a - b) for a, b in zip(curve["loss"], committed["loss"], strict=True))
     assert worst < 1e-3, "training with the same seed does not reproduce the committed curve"
     assert abs(curve["final"]["all"] - committed["final"]["all"]) < 2e-3
+
+
+def test_day_62_hub_head_reads_the_first_bracket_and_a_leading_close_is_always_unbalanced(model):
+    """Day 62: on even-length strings head 1.0 attends from [START] to position 1 (on odd-length ones, unbalanced
+    whatever their order, it mostly does not); strings starting with ')' are all called unbalanced."""
+    from mechlearn.interp.brackets import tokenize
+
+    strings = [s for s in make_dataset(300, seed=620) if len(s) % 2 == 0][:60]
+    with torch.no_grad():
+        _, cache = model.run_with_cache(tokenize(strings), names_filter="blocks.1.attn.hook_pattern")
+    assert cache["pattern", 1][:, 0, 0, 1].mean() > 0.85, "head 1.0 no longer reads the first bracket from [START]"
+    leading_close = [")" + s[1:] for s in strings if s[0] == "("][:40]
+    assert not predict(model, leading_close).any(), "a string starting with ')' was called balanced"
+    assert _results("day-062")["neg_acc_first"] == 1.0
