@@ -10,6 +10,7 @@ from gymnasium.wrappers import NormalizeReward as GymNormalizeReward
 from gymnasium.wrappers import TransformObservation, TransformReward
 from gymnasium.wrappers.utils import RunningMeanStd as GymRunningMeanStd
 from mechlearn.rl.continuous import GaussianAgent, agent_from_state_dict, gaussian_entropy, gaussian_log_prob
+from mechlearn.rl.evaluation_continuous import quiet_mujoco
 from mechlearn.rl.normalisation import (
     NormalizeObservation,
     NormalizeReward,
@@ -19,6 +20,8 @@ from mechlearn.rl.normalisation import (
 )
 from mechlearn.rl.probes_continuous import PROBE_ID, probe_target
 from torch.distributions import Normal
+
+quiet_mujoco()  # no deprecation warning about the bundled XML files, and no MUJOCO_LOG.TXT in the working directory
 
 
 def _gaussian_batch(seed=0, batch=64, act=3):
