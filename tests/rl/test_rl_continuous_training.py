@@ -7,10 +7,13 @@ import numpy as np
 import pytest
 import torch
 from mechlearn.rl.continuous_checkpoint import load_run, run_name, runs_dir, train_or_load
+from mechlearn.rl.evaluation_continuous import quiet_mujoco
 from mechlearn.rl.ppo_continuous import ContinuousPPOArgs, train_ppo_continuous
 from mechlearn.rl.probes_continuous import PROBE_ARGS, PROBE_ID, log_prob_first_dim_only, train_probe
 
 from mechlearn.artefacts import is_current
+
+quiet_mujoco()  # no MUJOCO_LOG.TXT from the HalfCheetah retrain
 
 MAIN_RUNS = [ContinuousPPOArgs(seed=s, total_timesteps=204_800) for s in (1, 2)]
 ABLATION = ContinuousPPOArgs(seed=1, total_timesteps=204_800, norm_obs=False)
