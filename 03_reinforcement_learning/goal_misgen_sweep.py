@@ -1,9 +1,8 @@
 """The sweep of days 94-95 as a background job: `python -m mechlearn.rl.goal_misgen_sweep WORKER N_WORKERS`.
 
-Runs every (p_random, seed) of `P_RANDOM` x `SEEDS` (the first three seeds where p_random > 0) whose index is
-WORKER mod N_WORKERS, through the same `cached_run` (same paths, same DEPENDS_ON) the notebooks call, so the
-notebooks then only load. p_random = 0 runs belong to day 94 (weights of seed 1 kept), the others to day 95
-(weights of p_random = 0.25, seed 1 kept).
+Runs every (p_random, seed) of `P_RANDOM` x `SEEDS` whose index is WORKER mod N_WORKERS, through the same
+`cached_run` (same paths, same DEPENDS_ON) the notebooks call, so the notebooks then only load. p_random = 0 runs
+belong to day 94 (weights of seed 1 kept), the others to day 95 (weights of p_random = 0.25, seed 1 kept).
 """
 
 from __future__ import annotations
@@ -20,7 +19,7 @@ ORDER = [0.0, 0.25, 0.05, 0.1, 0.02]  # the most informative settings first, in 
 
 if __name__ == "__main__":
     worker, n_workers = int(sys.argv[1]), int(sys.argv[2])
-    jobs = [(p, s) for p in ORDER if p in P_RANDOM for s in (SEEDS if p == 0.0 else SEEDS[:3])]
+    jobs = [(p, s) for p in ORDER if p in P_RANDOM for s in SEEDS]
     for p, s in jobs[worker::n_workers]:
         start = time.time()
         folder = DAY94 if p == 0.0 else DAY95
