@@ -1,13 +1,17 @@
 """Day 97's evaluation machinery: the scoring rule, the generated prompts, and the bootstrap intervals (percentile,
 clustered, paired) checked against scipy.stats.bootstrap, hand cases and an analytic standard error."""
 
+import json
+
 import numpy as np
 import pytest
 from mechlearn.rl.evals import (
+    DAY_DIR,
     bootstrap_means,
     cluster_resample,
     clustered_bootstrap_means,
     hacks,
+    make_prompt_set,
     paired_difference_means,
     percentile_interval,
     stray_stops,
@@ -84,3 +88,31 @@ def test_paired_difference_resamples_the_same_prompts_for_both_models():
     scores = rng.random(40)
     diffs = paired_difference_means(scores, scores.copy(), clusters, 200, np.random.default_rng(1))
     assert np.all(diffs == 0.0)
+
+
+def committed(name: str) -> dict:
+    return json.loads((DAY_DIR / name).read_text())
+
+
+def test_committed_prompts_follow_their_generating_rule():
+    """Day 97's prompts.json is what `make_prompt_set` generates; a changed rule or seed shows up here."""
+    assert committed("prompts.json")["prompts"] == make_prompt_set()["prompts"]
+
+
+def test_validity_the_reference_scores_low_and_the_hacking_policy_high():
+    """Day 97: day 17's model hacks on < 3% of continuations, day 96's beta = 0 proxy policy on > 95%, the policy
+    trained on the rule on < 3%."""
+    scores = committed("scores.json")
+    mean = {name: np.mean(s["scores"]) for name, s in scores.items()}
+    assert mean["reference"] < 0.03 and mean["proxy, β = 0"] > 0.95 and mean["true rule, β = 0.1"] < 0.03
+
+
+@pytest.mark.slow
+def test_rescoring_reproduces_the_committed_scores():
+    from mechlearn.rl.evals import load_model, score_model
+
+    prompts = [p["prompt"] for p in committed("prompts.json")["prompts"]]
+    assert (
+        score_model(load_model("reference"), prompts, 4, 24, 7)["scores"]
+        == committed("scores.json")["reference"]["scores"]
+    )
