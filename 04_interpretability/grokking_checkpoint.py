@@ -23,7 +23,6 @@ RUNS = {  # name: (config, folder). Names say what differs from `GrokkingConfig`
     "lr2e-3_wd5": (GrokkingConfig(lr=2e-3, weight_decay=5.0, epochs=1400), MAIN_DAY),
     "lr3e-3_wd5": (GrokkingConfig(lr=3e-3, weight_decay=5.0, epochs=1400), CONTROL_DAY),
     "lr2e-3_wd0": (GrokkingConfig(lr=2e-3, weight_decay=0.0, epochs=1400), CONTROL_DAY),
-    "wd5": (GrokkingConfig(weight_decay=5.0, epochs=3000), CONTROL_DAY),
 }
 
 
