@@ -127,12 +127,14 @@ def _execute_in_thread(client: NotebookClient, **kernel_kwargs) -> None:
         raise
     finally:
         atexit.unregister(client._cleanup_kernel)  # nbclient's exit hook would touch a kernel that is gone
+        _kill_kernel(km)  # whatever happened above, no kernel outlives its run
     if "error" in outcome:
         raise outcome["error"]
 
 
 def _kill_kernel(km: AsyncKernelManager | None) -> None:
-    """Make sure no kernel process outlives an interrupted run (nbclient may not have started clean-up yet)."""
+    """Make sure no kernel process outlives its run (after an interrupt nbclient may not have started clean-up yet;
+    after a normal end it has shut the kernel down and this finds nothing left to do)."""
     process = getattr(getattr(km, "provisioner", None), "process", None)
     if process is not None and process.poll() is None:
         process.kill()
@@ -193,8 +195,10 @@ def execute_notebook(path: Path, workdir: Path | None = None, progress: bool = T
         on_cell_executed=lambda cell, cell_index, execute_reply: bar.update(1),
     )
     try:
-        # The kernel's own stderr is only start-up chatter; cell errors arrive as messages.
-        _execute_in_thread(client, stderr=subprocess.DEVNULL)
+        # The kernel's own stderr is only start-up chatter; cell errors arrive as messages. `cleanup_kc`: nbclient
+        # shuts down only kernels whose manager it made itself, and this one is ours, so it must be asked to;
+        # without it every kernel lived as long as the calling process (the entries tests kept dozens alive).
+        _execute_in_thread(client, stderr=subprocess.DEVNULL, cleanup_kc=True)
     except (CellExecutionError, CellTimeoutError, DeadKernelError) as e:
         raise _failed_cell(nb, path, e) from None
     except Exception as e:  # the kernel would not start or answer: nothing the learner wrote, but still one line

@@ -1,6 +1,8 @@
 """Executing entries with nbclient: outputs and provenance recorded; a failing cell named with its file; a failed
 run leaves the folder as it was; a re-run writes the same bytes."""
 
+import os
+
 import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_output
@@ -43,9 +45,9 @@ def test_a_failing_cell_is_named_from_1_and_the_folder_left_untouched(tmp_path, 
     before = folder_bytes(path.parent)
     with pytest.raises(CellFailure) as info:
         run_entry(path, progress=False)
-    assert str(info.value) == (
-        f"{path}: cell 4 of 4 (code cell 2 of 2) raised ValueError: boom at x"
-    ), "cells are counted from 1, and the count says what it counts"
+    assert str(info.value) == (f"{path}: cell 4 of 4 (code cell 2 of 2) raised ValueError: boom at x"), (
+        "cells are counted from 1, and the count says what it counts"
+    )
     assert folder_bytes(path.parent) == before, "a failed run must leave the notebook and its files as they were"
 
 
@@ -145,7 +147,6 @@ def test_a_folder_that_cannot_be_written_fails_before_the_run(tmp_path, write_da
     assert folder_bytes(path.parent) == before
 
 
-
 def test_a_kernel_that_cannot_start_is_one_line(tmp_path, write_day, monkeypatch, folder_bytes):
     import mechlearn.execute
 
@@ -161,3 +162,32 @@ def test_a_kernel_that_cannot_start_is_one_line(tmp_path, write_day, monkeypatch
         run_entry(path, progress=False)
     assert str(info.value).startswith(f"{path}: the kernel failed (NoSuchKernel: ") and "\n" not in str(info.value)
     assert folder_bytes(path.parent) == before
+
+
+def _running_kernels() -> set[int]:
+    """This process's child kernels that still run (a reaped or zombie one does not count)."""
+    found = set()
+    for stat in os.listdir("/proc"):
+        if not stat.isdigit():
+            continue
+        try:
+            with open(f"/proc/{stat}/stat") as f:
+                state, ppid = f.read().rsplit(")", 1)[1].split()[:2]
+            with open(f"/proc/{stat}/cmdline", "rb") as f:
+                cmdline = f.read()
+        except OSError:
+            continue
+        if int(ppid) == os.getpid() and state != "Z" and b"ipykernel" in cmdline:
+            found.add(int(stat))
+    return found
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self"), reason="reads /proc")
+def test_no_kernel_outlives_its_run_whether_it_passes_or_fails(tmp_path, write_day):
+    """Catches kernels left running after each run: the entries tests then held one per executed day (out of memory)."""
+    before = _running_kernels()
+    run_entry(write_day(tmp_path, 1, [new_code_cell("1 + 1")]), progress=False)
+    assert _running_kernels() == before, "the kernel of a finished run is still running"
+    with pytest.raises(MechlearnError):
+        run_entry(write_day(tmp_path, 2, [new_code_cell("raise ValueError")]), progress=False)
+    assert _running_kernels() == before, "the kernel of a failed run is still running"
