@@ -46,8 +46,8 @@ class BracketsConfig:
     n_train: int = 100_000  # strings; the generator over-represents near-balanced ones
     n_test: int = 5_000  # held out: none occurs in the training list
     batch_size: int = 256
-    epochs: int = 4  # per cycle: 1563 steps, about two minutes on a free core
-    cycles: int = 1  # warm restarts (more cycles continue training; not used for the committed checkpoint)
+    epochs: int = 20  # per cycle: 7,813 steps, about 20 minutes on one core (4 epochs stopped at 91.6 %)
+    cycles: int = 2  # warm restarts: the second cycle starts from the first one's weights with a fresh AdamW
     lr: float = 3e-3  # peak; 5% linear warm-up, then cosine decay to 0
     warmup: float = 0.05
     weight_decay: float = 0.01
@@ -149,19 +149,23 @@ def length_batches(lengths: Int[Tensor, " n"], batch_size: int, gen: torch.Gener
 
 
 def train_brackets_model(
-    cfg: BracketsConfig, resume: tuple[dict[str, Tensor], dict, int] | None = None
+    cfg: BracketsConfig,
+    resume: tuple[dict[str, Tensor], dict, int] | None = None,
+    progress: bool = False,
+    data: tuple[list[str], list[str]] | None = None,
 ) -> tuple[dict[str, Tensor], dict]:
     """AdamW on cross-entropy of the [START] logits; returns (state_dict, curve with held-out accuracy per class).
 
     Training runs `cfg.cycles` warm restarts (Loshchilov and Hutter's SGDR): each cycle is `cfg.epochs` epochs with
     a fresh AdamW, its own warm-up and cosine decay. `resume = (weights, curve, cycles_done)` continues a run after
     `cycles_done` cycles, replaying the data order of the skipped cycles, so it ends where a run from scratch would.
+    `data = (train, test)` replaces the generated split (day 64 trains on a mix with adversarial strings).
     """
     torch.manual_seed(cfg.seed)
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # 2 shared cores: one is plenty for a model this size
     try:
-        train, test = train_test_split(cfg.n_train, cfg.n_test, cfg.seed)
+        train, test = train_test_split(cfg.n_train, cfg.n_test, cfg.seed) if data is None else data
         tokens = tokenize(train)
         labels = torch.tensor([is_balanced(s) for s in train], dtype=torch.long)
         lengths = torch.tensor([len(s) for s in train])
@@ -196,6 +200,8 @@ def train_brackets_model(
                         curve["step"].append(step)
                         curve["loss"].append(loss.item())
                         curve["test_accuracy"].append(accuracy_per_class(model.eval(), monitor)["all"])
+                        if progress:
+                            print(f"step {step}: loss {loss.item():.4f}, held-out {curve['test_accuracy'][-1]:.4f}")
                         model.train()
                     step += 1
         model.eval()
@@ -205,12 +211,12 @@ def train_brackets_model(
         torch.set_num_threads(threads)
 
 
-def train_or_load(folder: Path, cfg: BracketsConfig) -> tuple[HookedTransformer, dict]:
+def train_or_load(folder: Path, cfg: BracketsConfig, progress: bool = False) -> tuple[HookedTransformer, dict]:
     """(model, curve) from the artefacts in `folder` if they are current, else trained now and saved there."""
     made: dict = {}
 
     def make_weights() -> dict:
-        made["weights"], made["curve"] = train_brackets_model(cfg)
+        made["weights"], made["curve"] = train_brackets_model(cfg, progress=progress)
         return made["weights"]
 
     weights = cached_tensors(Path(folder) / WEIGHTS, make_weights, DEPENDS_ON)
