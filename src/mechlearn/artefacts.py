@@ -43,6 +43,22 @@ def is_current(path: Path, depends_on: list[str]) -> bool:
     return record.get("modules") == module_hashes(set(depends_on), code_only_hash=record.get("hashing") == HASHING)
 
 
+def stale_artefacts(folder: Path) -> list[str]:
+    """Names of the cached artefacts in `folder` that the current code would remake: their sidecar's module hashes
+    differ from the code's now, or the sidecar cannot be read. A day whose run wrote such a file and then had it
+    replaced by an older copy shows up here even when its notebook's own provenance is current."""
+    out = []
+    for side in sorted(Path(folder).glob("*.provenance.json")):
+        path = side.with_name(side.name[: -len(".provenance.json")])
+        try:
+            current = is_current(path, json.loads(side.read_text())["depends_on"])
+        except (OSError, ValueError, KeyError, TypeError):
+            current = False
+        if not current:
+            out.append(path.name)
+    return out
+
+
 def cached(
     path: Path,
     make: Callable[[], T],

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import atexit
-import filecmp
+import hashlib
 import os
 import shutil
 import signal
@@ -255,24 +255,30 @@ def _check_writable(folder: Path) -> None:
     os.unlink(probe)
 
 
-def _changed_files(work: Path, folder: Path) -> list[Path]:
-    """Files of `work` (relative paths) that are new or differ from those in `folder`."""
-    changed = []
-    for file in sorted(p for p in work.rglob("*") if p.is_file() and not p.is_symlink()):
-        rel = file.relative_to(work)
-        if NOT_RESULTS & set(rel.parts):
-            continue
-        target = folder / rel
-        if not (target.is_file() and filecmp.cmp(file, target, shallow=False)):
-            changed.append(rel)
-    return changed
+def _digests(folder: Path) -> dict[Path, str]:
+    """SHA-256 of every file under `folder` that could be a result, by relative path."""
+    out = {}
+    for file in sorted(p for p in folder.rglob("*") if p.is_file() and not p.is_symlink()):
+        rel = file.relative_to(folder)
+        if not NOT_RESULTS & set(rel.parts):
+            out[rel] = hashlib.sha256(file.read_bytes()).hexdigest()
+    return out
 
 
-def _commit(work: Path, folder: Path) -> list[Path]:
+def _changed_files(work: Path, before: dict[Path, str]) -> list[Path]:
+    """Files of `work` (relative paths) that the run created or changed: new, or different from `before`, the
+    digests taken when the copy was made. A file the run did not touch in its copy is not a result of the run, even
+    if the entry's own folder now holds another version: a cache that writes into its day's folder by absolute path
+    (`othello_experiments.day_dir`, `checkpoint_dir`) has written there directly, and the copy's old file must not
+    overwrite it."""
+    return [rel for rel, digest in _digests(work).items() if before.get(rel) != digest]
+
+
+def _commit(work: Path, folder: Path, before: dict[Path, str]) -> list[Path]:
     """Copy the run's new and changed files from `work` into `folder`: each is first written whole beside its
     target, and only when all are staged are they swapped in (`os.replace`, atomic per file). Files the run
     deleted are left in `folder`."""
-    changed = _changed_files(work, folder)
+    changed = _changed_files(work, before)
     staged: list[tuple[Path, Path]] = []
     try:
         for rel in changed:
@@ -298,7 +304,9 @@ def run_entry(path: Path, progress: bool = True) -> float:
 
     The run happens in a temporary copy of the entry's folder (same folder name, so the kernel's working directory
     looks the same to the notebook); only when every cell has run are the notebook and the files it wrote moved
-    back (`_commit`). Anything else — a failing cell, Ctrl-C — leaves the entry's folder byte for byte as it was.
+    back (`_commit`). Anything else — a failing cell, Ctrl-C — leaves the entry's folder byte for byte as it was,
+    except for what the notebook itself wrote into that folder by absolute path (a cache that finds its day's folder
+    from the package), which the runner neither sees nor reverts.
     """
     path = Path(path)
     folder = path.parent
@@ -308,6 +316,7 @@ def run_entry(path: Path, progress: bool = True) -> float:
         work = Path(tmp) / folder.name
         shutil.copytree(folder, work, symlinks=True)
         (work / RESULTS_FILE).unlink(missing_ok=True)  # results.json holds this run's records only
+        before = _digests(work)
         try:
             nb = execute_notebook(work / path.name, progress=progress)
         except CellFailure as e:
@@ -318,7 +327,7 @@ def run_entry(path: Path, progress: bool = True) -> float:
         nb.metadata[METADATA_KEY][RESULTS_KEY] = results_digest(work)  # `check`: results.json is this run's
         write_atomic(work / path.name, nbformat.writes(nb) + "\n")
         with _sigint_deferred():
-            _commit(work, folder)
+            _commit(work, folder, before)
             if not (work / RESULTS_FILE).exists():  # the day records nothing any more
                 (folder / RESULTS_FILE).unlink(missing_ok=True)
     return time.perf_counter() - start

@@ -7,6 +7,7 @@ import html
 from dataclasses import dataclass
 from pathlib import Path
 
+from mechlearn.artefacts import stale_artefacts
 from mechlearn.entries import Entry, all_entries, read_notebook, unparsable_cell
 from mechlearn.index_pages import index_pages, stray_pages
 from mechlearn.project import TOPICS, TOTAL_DAYS, MechlearnError, write_atomic
@@ -42,6 +43,7 @@ def inspect(entry: Entry, vocab: Vocabulary | None = None) -> Finding:
             problems.append(f"cannot be read for imports: {bad_cell}")
         else:
             stale = [f"stale: {r}" for r in stale_reasons(nb)]
+            stale += [f"stale: {name} was made by code that has changed" for name in stale_artefacts(entry.path.parent)]
             if stale:  # one command stores a run's outputs, whatever made them stale
                 stale[-1] += f" (rerun: mechlearn run daily_logs/{entry.path.parent.name})"
             problems += stale

@@ -78,3 +78,23 @@ def test_attribute_docstrings_under_dataclass_fields_are_not_code():
     config = 'class Args:\n    lr: float = 1e-3\n    """the step size"""\n'
     assert provenance.code_only(config.replace("the step size", "Adam's step size")) == provenance.code_only(config)
     assert provenance.code_only(config.replace("1e-3", "1e-4")) != provenance.code_only(config)
+
+
+def test_check_names_an_artefact_replaced_by_a_copy_from_older_code(project, write_day, capsys):
+    """A run whose cache was overwritten by an older copy (day 67's probes once were) leaves a current notebook
+    beside a stale artefact: `check` must say so, and name the file."""
+    from mechlearn.cli import main
+    from mechlearn.execute import run_entry
+
+    path = write_day(project, 1)
+    artefacts.cached_json(path.parent / "probes.json", lambda: [1, 2], ["mechlearn.backprop"])
+    run_entry(path, progress=False)
+    assert artefacts.stale_artefacts(path.parent) == []
+    side = path.parent / "probes.json.provenance.json"
+    record = json.loads(side.read_text())
+    record["modules"]["mechlearn.backprop.value"] = "made by older code"
+    side.write_text(json.dumps(record))
+    assert artefacts.stale_artefacts(path.parent) == ["probes.json"]
+    capsys.readouterr()
+    assert main(["check", str(path)]) == 1
+    assert "stale: probes.json was made by code that has changed" in capsys.readouterr().out

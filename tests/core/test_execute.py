@@ -59,6 +59,19 @@ def test_a_successful_run_moves_the_files_it_wrote_back(tmp_path, write_day, fol
     assert sorted(folder_bytes(path.parent)) == ["figure.png", "index.ipynb"], "no temporary files left behind"
 
 
+def test_a_file_the_notebook_writes_into_its_own_folder_by_absolute_path_is_not_reverted(tmp_path, write_day):
+    """Caches such as day 67's probes find their day's folder from the package and write there, not in the run's
+    copy; moving the copy's untouched old file back over them would silently undo the run's artefacts."""
+    path = write_day(tmp_path, 1, [])
+    cache = path.parent / "cache.json"
+    cache.write_text("old")
+    nb = nbformat.read(path, 4)
+    nb.cells.append(new_code_cell(f"from pathlib import Path\nPath({str(cache)!r}).write_text('new')"))
+    nbformat.write(nb, path)
+    run_entry(path, progress=False)
+    assert cache.read_text() == "new", "the run's copy of an untouched file overwrote what the notebook wrote"
+
+
 def test_a_jupyterlab_save_is_stale_until_a_rerun_restores_the_same_bytes(project, write_day, capsys):
     """Catches volatile metadata written into the notebook (nbclient's and JupyterLab's per-cell timestamps, the
     run's duration, widget state, stream output split differently by timing), and a `check` that takes outputs
