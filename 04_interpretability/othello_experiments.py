@@ -27,7 +27,7 @@ from mechlearn.artefacts import cached_json, cached_tensors
 DEPENDS_ON = ["mechlearn.interp.othello_experiments"]
 PROBE_SEED, N_PROBE_TRAIN, N_PROBE_TEST = 67_000, 200, 100
 INTERVENTION_SEED, N_CASES = 69_000, 200
-LAYERS, SCALES = (1, 2), (1.0, 2.0, 4.0, 8.0)  # edit after block 1 or 2 (of 0-3); alpha in the flip edit
+LAYERS, SCALES = (1, 2), (1.0, 2.0, 4.0, 8.0)  # edit after block 1 or 2, early-middle blocks; alpha in the flip edit
 
 
 def day_dir(day: int) -> Path:

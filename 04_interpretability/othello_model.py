@@ -30,16 +30,16 @@ SQUARE_TO_TOKEN[PLAYABLE] = np.arange(N_TOKENS)
 
 @dataclass
 class OthelloConfig:
-    n_layers: int = 4  # enough depth to build a board and read legal moves off it (Li et al. use 8)
-    d_model: int = 64  # the residual stream the probes read; small, to train on a shared CPU core
+    n_layers: int = 6  # Li et al. use 8 layers of width 512; a 4-layer width-64 model stalled at 78 % legal moves
+    d_model: int = 128  # the residual stream the probes read
     n_heads: int = 4
-    d_head: int = 16  # d_model / n_heads
-    d_mlp: int = 256  # 4 d_model, as in GPT-2
+    d_head: int = 32  # d_model / n_heads
+    d_mlp: int = 512  # 4 d_model, as in GPT-2
     n_ctx: int = 59  # moves 1..59 in, moves 2..60 predicted
-    batch_size: int = 64
-    steps: int = 1600  # one pass over steps * batch_size = 102,400 fresh games, about 6 CPU-minutes
-    lr: float = 3e-3  # peak, after a linear warm-up, then cosine decay to 0
-    warmup: int = 100
+    batch_size: int = 128
+    steps: int = 2500  # one pass over steps * batch_size = 320,000 fresh games, about an hour on one CPU core
+    lr: float = 2e-3  # peak, after a linear warm-up, then cosine decay to 0
+    warmup: int = 200
     weight_decay: float = 0.01
     seed: int = 0  # model init, batch order and the training games (eval games use other seeds)
 
@@ -92,14 +92,18 @@ def legal_move_rate(
     return per_pos.mean().item(), per_pos
 
 
-def train_othello_model(cfg: OthelloConfig, progress: bool = True) -> tuple[dict[str, Tensor], dict]:
+def train_othello_model(
+    cfg: OthelloConfig, progress: bool = True, threads: int = 1
+) -> tuple[dict[str, Tensor], dict]:
     """AdamW on next-move cross-entropy over `steps * batch_size` fresh random games (each seen once).
 
     Returns (float16 state dict, curve); the curve holds the training loss and the held-out legal-move rate.
+    `threads` is recorded in the curve: a different count changes the float summation order, so the retrain
+    reproduces the committed weights exactly only with the same count.
     """
     torch.manual_seed(cfg.seed)
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
+    old_threads = torch.get_num_threads()
+    torch.set_num_threads(threads)
     try:
         model = make_model(cfg).train()
         opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
@@ -111,9 +115,10 @@ def train_othello_model(cfg: OthelloConfig, progress: bool = True) -> tuple[dict
 
         sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_at)
         eval_games = random_games(200, seed=cfg.seed + 10_000)
-        curve = {"step": [], "loss": [], "legal_rate": [], "config": asdict(cfg)}
+        curve = {"step": [], "loss": [], "legal_rate": [], "config": asdict(cfg), "threads": threads}
         chunk = 200  # steps per chunk of freshly generated games
-        for start in tqdm(range(0, cfg.steps, chunk), disable=not progress, desc="train OthelloGPT"):
+        bar = tqdm(range(0, cfg.steps, chunk), disable=not progress, desc="train OthelloGPT")
+        for start in bar:
             n = min(chunk, cfg.steps - start) * cfg.batch_size
             games = random_games(int(n * 1.05) + 64, seed=cfg.seed * 1_000_003 + start)[:n]
             tokens = games_to_tokens(games).view(-1, cfg.batch_size, 60)  # (steps_in_chunk, batch, 60)
@@ -130,8 +135,9 @@ def train_othello_model(cfg: OthelloConfig, progress: bool = True) -> tuple[dict
                     curve["step"].append(step)
                     curve["loss"].append(loss.item())
                     curve["legal_rate"].append(legal_move_rate(model, eval_games)[0])
+                    bar.set_postfix(loss=f"{loss.item():.3f}", legal=f"{curve['legal_rate'][-1]:.3f}")
                     model.train()
         model.eval()
         return {name: p.detach().half().clone() for name, p in model.named_parameters()}, curve
     finally:
-        torch.set_num_threads(threads)
+        torch.set_num_threads(old_threads)

@@ -23,26 +23,31 @@ def test_committed_model_plays_legal_moves_at_the_recorded_rate():
     assert rate >= recorded(66, "legal_move_rate") - 0.06, "the committed weights do not match day 66's claim"
 
 
-def test_mine_theirs_beats_colour_a_little_and_neither_beats_guessing_on_occupied_squares():
-    # day 67's claims: relative > colour at every layer (by ~5 points), both > random-init, all < 54% base rate
+def test_mine_theirs_is_linear_on_occupied_squares_and_black_white_is_not():
+    # day 67's claims: relative well above the 54% guess and above colour at every block; colour at the guess;
+    # both above the random-init control
     metrics = json.loads((day_dir(67) / "probe_accuracy.json").read_text())
     rel = [m["accuracy_nonempty"] for m in metrics["relative"]]
     col = [m["accuracy_nonempty"] for m in metrics["colour"]]
     rnd = [m["accuracy_nonempty"] for m in metrics["random_model"]]
     best = int(np.argmax(rel))
     assert rel[best] == pytest.approx(recorded(67, "probe_relative_best_occupied"), abs=1e-12)
-    assert all(r - c > 0.03 for r, c in zip(rel, col, strict=True)), "mine/theirs should beat black/white"
+    assert all(r - c > 0.1 for r, c in zip(rel[1:], col[1:], strict=True)), "mine/theirs should beat black/white"
+    assert rel[best] > 0.65 and max(col) < 0.55, "day 67: mine/theirs readable, black/white at the guessing rate"
     assert min(col[1:]) > max(rnd), "the trained model's colour probe should beat the random-init control"
-    assert rel[best] < 0.54, "day 67 says no probe beats always guessing the more common label"
 
 
-def test_probe_edit_does_not_move_predictions_towards_the_edited_board():
-    # day 69's claim (negative): no (layer, scale) brings the errors below the unedited model's
+def test_probe_edit_helps_a_little_and_more_than_a_random_push():
+    # day 69's claim: the best probe edit lowers the errors against the edited board slightly, a random push of the
+    # same length does not, and the bootstrap interval against no edit reaches zero
     res = json.loads((day_dir(69) / "intervention_errors.json").read_text())
     clean = np.mean(res["clean_vs_edited_board"])
     assert clean == pytest.approx(recorded(69, "errors_unedited"))
-    best = min(np.mean(res[f"{layer}:{scale}"]["probe"]) for layer in res["layers"] for scale in res["scales"])
-    assert best >= clean, "some edit did help: day 69's text would be wrong"
+    settings = [(layer, scale) for layer in res["layers"] for scale in res["scales"]]
+    probe, layer, scale = min((np.mean(res[f"{layer}:{scale}"]["probe"]), layer, scale) for layer, scale in settings)
+    assert probe == pytest.approx(recorded(69, "errors_probe_edit"))
+    assert probe < clean < np.mean(res[f"{layer}:{scale}"]["random"]), "day 69's ordering no longer holds"
+    assert recorded(69, "edit_effect_ci") >= 0, "day 69 says the interval against no edit reaches zero"
     assert len(res["cases"]) == 200
 
 
