@@ -66,9 +66,9 @@ def start_attribution(
 
 @torch.no_grad()
 def neuron_attribution(model: HookedTransformer, strings: list[str], layer: int) -> Float[Tensor, "neuron n"]:
-    """Each neuron of MLP `layer`: its term in $\ell_\text{unbal} - \ell_\text{bal}$ at `[START]`, its activation
+    """Each neuron of MLP `layer`: its term in $\\ell_\\text{unbal} - \\ell_\\text{bal}$ at `[START]`, its activation
     times its (centred) output row, read along $u$ and divided by the final LayerNorm's scale. Summed over neurons,
-    plus the term of $b_\text{out}$, it is `start_attribution`'s `{layer}_mlp_out`."""
+    plus the term of $b_\\text{out}$, it is `start_attribution`'s `{layer}_mlp_out`."""
     post_name = f"blocks.{layer}.mlp.hook_post"
     _, cache = model.run_with_cache(tokenize(strings), names_filter=lambda n: n in (post_name, "ln_final.hook_scale"))
     post = cache[post_name][:, 0]  # (n, d_mlp)
