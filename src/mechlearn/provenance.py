@@ -9,6 +9,7 @@ of the outputs it stored, so outputs made by running cells by hand in an editor 
 from __future__ import annotations
 
 import ast
+import functools
 import hashlib
 import importlib.machinery
 import io
@@ -137,15 +138,22 @@ def module_hashes(roots: set[str], code_only_hash: bool = False) -> dict[str, st
         if spec is None or not spec.origin or not Path(spec.origin).is_file():
             hashes[name] = "missing"
             continue
-        source = Path(spec.origin).read_bytes()
-        hashes[name] = _digest(code_only(source.decode()).encode() if code_only_hash else source)
         is_package = spec.submodule_search_locations is not None
-        try:
-            deps = imported_modules(source.decode(), current=name, is_package=is_package)
-        except SyntaxError:
-            deps = set()
+        hashes[name], deps = _analysed(Path(spec.origin).read_bytes(), name, is_package, code_only_hash)
         todo.extend(p for dep in deps for p in _with_parents(dep) if p not in hashes)
     return dict(sorted(hashes.items()))
+
+
+@functools.lru_cache(maxsize=1024)
+def _analysed(source: bytes, name: str, is_package: bool, code_only_hash: bool) -> tuple[str, frozenset[str]]:
+    """(hash, `mechlearn` imports) of one module's source. Keyed on the source itself, so `check`, which asks for
+    the same modules once per notebook and once per cached artefact, parses each module once per version."""
+    digest = _digest(code_only(source.decode()).encode() if code_only_hash else source)
+    try:
+        deps = imported_modules(source.decode(), current=name, is_package=is_package)
+    except SyntaxError:
+        deps = set()
+    return digest, frozenset(deps)
 
 
 def code_cells(nb: nbformat.NotebookNode) -> list[str]:
