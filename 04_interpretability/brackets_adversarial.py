@@ -8,8 +8,9 @@ with `)`), so a classifier that relies on them calls it balanced. Two families, 
 - **middle dip**: `)(` inserted where a balanced string is at elevation 0, but not at either end, so the elevation
   dips to $-1$ once, in the middle, and the counts still match.
 
-The hardened classifier is day 61's recipe (one cycle of 20 epochs) trained on day 61's 100,000 strings plus
-`N_ADVERSARIAL` strings of these families, and scored on day 61's held-out strings and on fresh adversarial ones.
+The hardened classifier is day 61's recipe (one cycle of 20 epochs, peak learning rate 1e-3) trained on day 61's
+100,000 strings plus `N_ADVERSARIAL` strings of these families, and scored on day 61's held-out strings and on fresh
+adversarial ones; `brackets_recipes` holds the two controls that make one of those changes each.
 """
 
 from __future__ import annotations
@@ -60,7 +61,8 @@ def adversarial_strings(n: int, seed: int, family: str | None = None, max_len: i
 
 
 def hardened_config() -> BracketsConfig:
-    return BracketsConfig(cycles=1)
+    """Day 61's model and recipe, one cycle, at a third of day 61's peak learning rate (3e-3 kept the shortcut)."""
+    return BracketsConfig(cycles=1, lr=1e-3)
 
 
 def hardened_data(cfg: BracketsConfig) -> tuple[list[str], list[str]]:

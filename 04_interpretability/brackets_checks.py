@@ -108,5 +108,43 @@ class DirectionClassifier:
                 thresholds[j] = candidates[agreement.argmax()].item()
         return cls(list(components), torch.tensor(thresholds))
 
+    @classmethod
+    def greedy(
+        cls, terms: Float[Tensor, "component n"], candidates: list[int], target: Tensor, most: int = 3
+    ) -> DirectionClassifier:
+        """Components chosen one at a time from `candidates`: each round adds the one that most raises agreement with
+        `target` once every threshold is refitted; stops at `most` components or when a round gains under 0.1
+        percentage point."""
+        chosen: list[int] = []
+        best = 0.0
+        for _ in range(most):
+            scores = {}
+            for c in candidates:
+                if c not in chosen:
+                    trial = cls.fit(terms, chosen + [c], target)
+                    scores[c] = (trial.predict_unbalanced(terms) == target).float().mean().item()
+            if not scores:
+                break
+            c, s = max(scores.items(), key=lambda kv: kv[1])
+            if s <= best + 1e-3:
+                break
+            chosen.append(c)
+            best = s
+        return cls.fit(terms, chosen, target)
+
     def predict_unbalanced(self, terms: Float[Tensor, "component n"]) -> Tensor:
         return (terms[self.components] > self.thresholds[:, None]).any(0)
+
+
+def decode_r2(x: Float[Tensor, "n d"], y: Float[Tensor, " n"], seed: int = 0, ridge: float = 1e-6) -> float:
+    """Held-out $R^2$ of a linear read-out $\\hat y = [x, 1]\\,\\beta$: least squares on a random half of the rows
+    (with a small ridge, since a head's output $z W_O$ has rank at most $d_\\text{head}$), scored on the other half.
+    In-sample $R^2$ rewards $d$ free coefficients even on noise; held out, noise scores near or below 0."""
+    x, y = x.double(), y.double()
+    perm = torch.randperm(len(x), generator=torch.Generator().manual_seed(seed))
+    fit, score = perm[: len(x) // 2], perm[len(x) // 2 :]
+    design = torch.cat([x, torch.ones(len(x), 1, dtype=x.dtype)], dim=1)
+    a = design[fit]
+    beta = torch.linalg.solve(a.T @ a + ridge * torch.eye(a.shape[1], dtype=a.dtype), a.T @ y[fit])
+    resid = y[score] - design[score] @ beta
+    return 1 - (resid**2).sum().item() / ((y[score] - y[score].mean()) ** 2).sum().item()

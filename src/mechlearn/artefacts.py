@@ -71,12 +71,17 @@ def cached(
     if not retrain_requested() and is_current(path, depends_on):
         return load(path)
     value = make()
+    _store(value, path, save, depends_on)
+    return value
+
+
+def _store(value: T, path: Path, save: Callable[[T, Path], None], depends_on: list[str]) -> None:
+    """Save `value` at `path` and record the provenance of the code that made it."""
     path.parent.mkdir(parents=True, exist_ok=True)
     save(value, path)
     record = {"modules": module_hashes(set(depends_on), code_only_hash=True), "depends_on": sorted(depends_on)}
     record["hashing"] = HASHING
     _save_json(record, _sidecar(path))
-    return value
 
 
 def _save_json(value, path: Path) -> None:
@@ -88,14 +93,32 @@ def cached_json(path: Path, make: Callable[[], T], depends_on: list[str]) -> T:
     return cached(path, make, _save_json, lambda p: json.loads(p.read_text()), depends_on)
 
 
+def _save_tensors(value: dict, path: Path) -> None:
+    from safetensors.torch import save_file
+
+    save_file({k: v.detach().contiguous().cpu() for k, v in value.items()}, str(path))
+
+
+def _load_tensors(path: Path) -> dict:
+    from safetensors.torch import load_file
+
+    return load_file(str(path))
+
+
 def cached_tensors(path: Path, make: Callable[[], dict], depends_on: list[str]) -> dict:
     """`cached` for a dict of torch tensors (a state dict), stored as safetensors."""
-    from safetensors.torch import load_file, save_file
+    return cached(path, make, _save_tensors, _load_tensors, depends_on)
 
-    return cached(
-        path,
-        make,
-        lambda value, p: save_file({k: v.detach().contiguous().cpu() for k, v in value.items()}, str(p)),
-        lambda p: load_file(str(p)),
-        depends_on,
-    )
+
+def cached_training(
+    weights_path: Path, curve_path: Path, train: Callable[[], tuple[dict, T]], depends_on: list[str]
+) -> tuple[dict, T]:
+    """A trained model's state dict (safetensors) and its training record (JSON), made together by `train()` and
+    cached as a pair: when either is missing or stale both are remade, so a curve never describes other weights."""
+    weights_path, curve_path = Path(weights_path), Path(curve_path)
+    if not retrain_requested() and is_current(weights_path, depends_on) and is_current(curve_path, depends_on):
+        return _load_tensors(weights_path), json.loads(curve_path.read_text())
+    weights, curve = train()
+    _store(weights, weights_path, _save_tensors, depends_on)
+    _store(curve, curve_path, _save_json, depends_on)
+    return weights, curve

@@ -98,3 +98,26 @@ def test_check_names_an_artefact_replaced_by_a_copy_from_older_code(project, wri
     capsys.readouterr()
     assert main(["check", str(path)]) == 1
     assert "stale: probes.json was made by code that has changed" in capsys.readouterr().out
+
+
+def test_a_weights_and_curve_pair_is_remade_together_when_either_is_stale(tmp_path, monkeypatch):
+    """A curve lost or stale beside current weights must not be paired with them: both are remade by one training."""
+    monkeypatch.delenv("MECHLEARN_RETRAIN", raising=False)
+    calls = []
+
+    def train():
+        calls.append(1)
+        return {"w": torch.full((2,), float(len(calls)))}, {"run": len(calls)}
+
+    w_path, c_path = tmp_path / "model.safetensors", tmp_path / "curve.json"
+    weights, curve = artefacts.cached_training(w_path, c_path, train, ["mechlearn.backprop"])
+    assert curve == {"run": 1} and torch.equal(weights["w"], torch.ones(2))
+    assert artefacts.cached_training(w_path, c_path, train, ["mechlearn.backprop"])[1] == {"run": 1}
+    assert len(calls) == 1, "a current pair is loaded, not retrained"
+    c_path.unlink()
+    weights, curve = artefacts.cached_training(w_path, c_path, train, ["mechlearn.backprop"])
+    assert len(calls) == 2 and curve == {"run": 2}
+    assert torch.equal(weights["w"], torch.full((2,), 2.0)), "the weights returned are the ones the new curve describes"
+    from safetensors.torch import load_file
+
+    assert torch.equal(load_file(str(w_path))["w"], torch.full((2,), 2.0)), "the saved weights were not replaced"

@@ -10,6 +10,7 @@ from mechlearn.interp.brackets_checks import (
     SHORTCUTS,
     DirectionClassifier,
     attribution_constant,
+    decode_r2,
     neuron_attribution,
     shortcut_balanced,
     start_attribution,
@@ -87,3 +88,17 @@ def test_each_family_generator_keeps_the_ends_and_an_unknown_family_is_refused()
             assert s[0] == "(" and s[-1] == ")" and len(s) % 2 == 0 and len(s) <= 40
     with pytest.raises(ValueError, match="family must be one of"):
         adversarial_strings(3, seed=0, family="dip")
+
+
+def test_decode_r2_is_scored_on_rows_the_fit_never_saw():
+    """An exact linear signal reads back perfectly, even through a rank-deficient x (a head's output); pure noise
+    in 40 dimensions and 100 rows scores below zero held out, where an in-sample R^2 would be about 0.4."""
+    from mechlearn.interp.brackets_mechanism import r2_score
+
+    g = torch.Generator().manual_seed(0)
+    y = torch.rand(200, generator=g)
+    x = y[:, None] * torch.randn(1, 56, generator=g) + torch.randn(1, 56, generator=g)  # rank 1 plus a constant
+    assert decode_r2(x, y) > 1 - 1e-6
+    noise, target = torch.randn(100, 40, generator=g), torch.randn(100, generator=g)
+    assert r2_score(noise, target[:, None]) > 0.3  # what an in-sample score would report
+    assert decode_r2(noise, target) < 0.0
