@@ -37,7 +37,7 @@ class OthelloConfig:
     d_mlp: int = 512  # 4 d_model, as in GPT-2
     n_ctx: int = 59  # moves 1..59 in, moves 2..60 predicted
     batch_size: int = 128
-    steps: int = 2500  # one pass over steps * batch_size = 320,000 fresh games, about an hour on one CPU core
+    steps: int = 3500  # one pass over steps * batch_size = 448,000 fresh games, about 75 minutes of one CPU core
     lr: float = 2e-3  # peak, after a linear warm-up, then cosine decay to 0
     warmup: int = 200
     weight_decay: float = 0.01
@@ -97,6 +97,10 @@ def train_othello_model(
 ) -> tuple[dict[str, Tensor], dict]:
     """AdamW on next-move cross-entropy over `steps * batch_size` fresh random games (each seen once).
 
+    The target at each position is the distribution the next move of a random game is drawn from, uniform over the
+    legal moves, rather than the one move the game happened to play. Averaged over that draw, the one-move loss
+    $-\log p(m)$ is exactly this loss $-\sum_m q(m) \log p(m)$, so both have the same optimum; this one has a
+    far less noisy gradient.
     Returns (float16 state dict, curve); the curve holds the training loss and the held-out legal-move rate.
     `threads` is recorded in the curve: a different count changes the float summation order, so the retrain
     reproduces the committed weights exactly only with the same count.
@@ -122,9 +126,12 @@ def train_othello_model(
             n = min(chunk, cfg.steps - start) * cfg.batch_size
             games = random_games(int(n * 1.05) + 64, seed=cfg.seed * 1_000_003 + start)[:n]
             tokens = games_to_tokens(games).view(-1, cfg.batch_size, 60)  # (steps_in_chunk, batch, 60)
+            legal = legal_token_mask(games).view(-1, cfg.batch_size, 59, 60)  # a full game always has a next move
             for i, batch in enumerate(tokens):
                 logits = model(batch[:, :59])  # (batch, 59, 60)
-                loss = torch.nn.functional.cross_entropy(logits.flatten(0, 1), batch[:, 1:].flatten())
+                # p(next = m | moves so far) = 1 / #legal for each legal m: the game's own next move, in expectation
+                target = legal[i].float() / legal[i].sum(-1, keepdim=True)  # (batch, 59, 60)
+                loss = torch.nn.functional.cross_entropy(logits.flatten(0, 1), target.flatten(0, 1))
                 opt.zero_grad()
                 loss.backward()
                 opt.step()

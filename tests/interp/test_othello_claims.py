@@ -63,3 +63,24 @@ def test_retraining_from_the_seed_reproduces_the_committed_weights():
         assert torch.allclose(w.float(), committed[name].float(), atol=1e-2), name
     saved = json.loads((checkpoint_dir() / "othello_training_curve.json").read_text())
     assert curve["legal_rate"][-1] == pytest.approx(saved["legal_rate"][-1], abs=0.01)
+
+
+def test_training_loss_is_the_mean_over_legal_moves_of_the_one_move_loss():
+    """Day 66 trains on the legal-move distribution: at step 0 the logged loss must equal the average, over each
+    position's legal moves, of -log p(move) for the freshly initialised model on the first batch. Training on the
+    game's own next move (or an unnormalised target) gives a different number."""
+    from mechlearn.interp.othello import replay
+    from mechlearn.interp.othello_model import N_TOKENS, PLAYABLE, games_to_tokens, make_model
+
+    cfg = OthelloConfig(n_layers=1, d_model=32, n_heads=2, d_head=16, d_mlp=64, batch_size=8, steps=2, warmup=1)
+    _, curve = train_othello_model(cfg, progress=False)
+    torch.manual_seed(cfg.seed)
+    model = make_model(cfg)
+    n = cfg.steps * cfg.batch_size
+    games = random_games(int(n * 1.05) + 64, seed=cfg.seed * 1_000_003)[: cfg.batch_size]
+    legal = torch.from_numpy(replay(games[:, :59])["legal"][:, :, PLAYABLE])  # (8, 59, 60)
+    assert legal.shape[-1] == N_TOKENS and legal.any(-1).all()
+    with torch.no_grad():
+        logp = model(games_to_tokens(games)[:, :59]).log_softmax(-1)
+    per_position = torch.stack([-logp[g, t][legal[g, t]].mean() for g in range(8) for t in range(59)])
+    assert curve["loss"][0] == pytest.approx(per_position.mean().item(), abs=1e-5)
