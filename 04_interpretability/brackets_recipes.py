@@ -30,8 +30,8 @@ def train_or_load_control(name: str, folder: Path | None = None) -> tuple[Hooked
         raise ValueError(f"control must be one of {list(CONTROLS)}, not {name!r}")
     folder = Path(__file__).resolve().parents[1] / "daily_logs" / HARDENED_DAY if folder is None else Path(folder)
     cfg = control_config(name)
-    data = hardened_data(cfg) if CONTROLS[name][0] else None  # None: day 61's training strings
-    stem = "control_" + ("adversarial_lr3e-3" if CONTROLS[name][0] else "day61_lr1e-3")
+    adversarial = CONTROLS[name][0]
+    stem = "control_" + ("adversarial_lr3e-3" if adversarial else "day61_lr1e-3")
     depends_on = [
         *DEPENDS_ON,
         "mechlearn.interp.brackets_mechanism",
@@ -41,7 +41,7 @@ def train_or_load_control(name: str, folder: Path | None = None) -> tuple[Hooked
     weights, curve = cached_training(
         folder / f"{stem}.safetensors",
         folder / f"{stem}_curve.json",
-        lambda: train_brackets_model(cfg, data=data),
+        lambda: train_brackets_model(cfg, data=hardened_data(cfg) if adversarial else None),  # None: day 61's
         depends_on,
     )
     return make_model(cfg, weights), curve
