@@ -99,7 +99,7 @@ def train_othello_model(
 
     The target at each position is the distribution the next move of a random game is drawn from, uniform over the
     legal moves, rather than the one move the game happened to play. Averaged over that draw, the one-move loss
-    $-\log p(m)$ is exactly this loss $-\sum_m q(m) \log p(m)$, so both have the same optimum; this one has a
+    $-\\log p(m)$ is exactly this loss $-\\sum_m q(m) \\log p(m)$, so both have the same optimum; this one has a
     far less noisy gradient.
     Returns (float16 state dict, curve); the curve holds the training loss and the held-out legal-move rate.
     `threads` is recorded in the curve: a different count changes the float summation order, so the retrain
